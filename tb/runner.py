@@ -117,5 +117,7 @@ def run_cocotb(
     if tests == 0:
         raise AssertionError(f"{sim}: no cocotb test ran (see {build_dir})")
     if failed:
-        raise AssertionError(f"{sim}: {failed} of {tests} cocotb tests failed (seed {seed}); see {build_dir}")
+        raise AssertionError(
+            f"{sim}: {failed} of {tests} cocotb tests failed (seed {seed}); see {build_dir}"
+        )
     return RunResult(tests, failed, t1 - t0, t2 - t1, results_xml)
