@@ -1,0 +1,169 @@
+"""Digital back end of the approximate SAR ADC (DESIGN 4): sequencer, SAR registers, correction.
+
+Timing (``k`` = ``active_steps`` latched at start; see ``docs/sar.md``)::
+
+    edge E0      start & ~busy: input held (sample), k latched, trial bit 0 on dac
+    cycles 1..k  step i = cycle i+1: dac shows the trial state, cmp is taken at its end
+    cycle k+1    o.valid = 1 (result held until o.ready)
+    then         busy falls the cycle after the transfer; the idle cycle is the
+                 track (sampling) phase of the next conversion
+
+``start`` is accepted only on a rising edge where ``busy`` is low; a start
+while busy (converting or result pending) is ignored, so no result is lost.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from model.sar import SARConfig
+
+
+class SAR(wiring.Component):
+    """Lockstep SAR back end for ``cfg.columns`` column ADCs.
+
+    Parameters
+    ----------
+    cfg : SARConfig
+        Columns, steps, nominal weights and output width.
+
+    Members
+    -------
+    start : In(1)
+        Start pulse; accepted on a rising edge when ``busy`` is low.
+    active_steps : In(range(1, steps + 1))
+        Steps to run, sampled with an accepted ``start``; values outside
+        ``1..steps`` are clamped into that range.
+    dac : Out(columns * steps)
+        Switch states: column c at bits ``[c*steps, (c+1)*steps)``, bit i of a
+        column = step i (bit 0 = first step, largest weight). All zero when
+        not converting.
+    cmp : In(columns)
+        Comparator decision of column c at bit c, taken at the end of each step.
+    busy : Out(1)
+        High from the cycle after an accepted start until the cycle after the
+        result was accepted.
+    o : Out(stream.Signature(StructLayout))
+        ``payload.codes``: ArrayLayout(unsigned(out_width), columns), corrected
+        codes (offset binary); ``payload.decisions``: ArrayLayout(unsigned(steps),
+        columns), raw decisions (bit i = step i, skipped steps 0). Flattened:
+        code c at ``[c*out_width +: out_width]``, decisions of c at
+        ``[columns*out_width + c*steps +: steps]``.
+    """
+
+    def __init__(self, cfg: SARConfig):
+        if not isinstance(cfg, SARConfig):
+            raise TypeError(f"cfg must be a SARConfig, not {cfg!r}")
+        self.cfg = cfg
+        self.payload_layout = data.StructLayout(
+            {
+                "codes": data.ArrayLayout(unsigned(cfg.out_width), cfg.columns),
+                "decisions": data.ArrayLayout(unsigned(cfg.steps), cfg.columns),
+            }
+        )
+        super().__init__(
+            {
+                "start": In(1),
+                "active_steps": In(range(1, cfg.steps + 1)),
+                "dac": Out(cfg.columns * cfg.steps),
+                "cmp": In(cfg.columns),
+                "busy": Out(1),
+                "o": Out(stream.Signature(self.payload_layout)),
+            }
+        )
+
+    # -- published timing (read by tests and the testbench) --------------------
+    def latency(self, active_steps: int) -> int:
+        """Clocks from the edge accepting ``start`` to the first edge that can transfer ``o``."""
+        self.cfg._check_active(active_steps)
+        return active_steps + 1
+
+    def clocks_per_conversion(self, active_steps: int) -> int:
+        """Start-to-start period with ``start`` held high and ``o.ready`` always high.
+
+        One idle/track (sample) cycle + ``active_steps`` compare cycles + one
+        output cycle.
+        """
+        return self.latency(active_steps) + 1
+
+    def elaborate(self, platform):
+        cfg = self.cfg
+        m = Module()
+
+        # -- registers -------------------------------------------------------
+        # Shared sequencer.
+        running_q = Signal()  # compare steps in progress
+        valid_q = Signal()  # result held on o
+        steps_q = Signal(range(1, cfg.steps + 1), init=cfg.steps)  # latched active_steps
+        step_q = Signal(range(cfg.steps))  # current step index
+        trial_q = Signal(cfg.steps)  # one-hot trial bit of the current step
+        # Per-column SAR registers (kept decisions).
+        dec_q = [Signal(cfg.steps, name=f"dec_q{c}") for c in range(cfg.columns)]
+
+        # -- combinational ---------------------------------------------------
+        accept = Signal()  # start seen while idle
+        m.d.comb += accept.eq(self.start & ~running_q & ~valid_q)
+        last_step = Signal()
+        m.d.comb += last_step.eq(step_q == steps_q - 1)
+        steps_in = Signal(range(1, cfg.steps + 1))
+        m.d.comb += steps_in.eq(
+            Mux(
+                self.active_steps < 1,
+                1,
+                Mux(self.active_steps > cfg.steps, cfg.steps, self.active_steps),
+            )
+        )
+
+        # Midpoint fill for the skipped steps, a constant per active_steps.
+        fill = Signal(cfg.sum_width)
+        with m.Switch(steps_q):
+            for k in range(1, cfg.steps + 1):
+                with m.Case(k):
+                    m.d.comb += fill.eq(cfg.fill(k))
+
+        dac_cols = []
+        for c in range(cfg.columns):
+            # Switch state presented to the CDAC: kept decisions plus the trial bit.
+            dac_cols.append(Mux(running_q, dec_q[c] | trial_q, 0))
+            # Digital correction: sum of b_i * w_i (constant weights) + fill, saturated.
+            total = Signal(cfg.sum_width, name=f"sum{c}")
+            terms = [
+                Mux(dec_q[c][i], Const(w, cfg.sum_width), 0) for i, w in enumerate(cfg.weights)
+            ]
+            acc = fill
+            for t in terms:
+                acc = acc + t
+            m.d.comb += total.eq(acc)
+            m.d.comb += self.o.payload.codes[c].eq(
+                Mux(total > cfg.full_code, cfg.full_code, total[: cfg.out_width])
+            )
+            m.d.comb += self.o.payload.decisions[c].eq(dec_q[c])
+        m.d.comb += self.dac.eq(Cat(*dac_cols))  # column 0 in the LSBs
+        m.d.comb += [
+            self.o.valid.eq(valid_q),
+            self.busy.eq(running_q | valid_q),
+        ]
+
+        # -- control -----------------------------------------------------------
+        with m.If(accept):
+            m.d.sync += [
+                running_q.eq(1),
+                steps_q.eq(steps_in),
+                step_q.eq(0),
+                trial_q.eq(1),
+            ]
+            m.d.sync += [d.eq(0) for d in dec_q]
+        with m.Elif(running_q):
+            # Keep b_i = cmp for every column.
+            m.d.sync += [
+                dec_q[c].eq(dec_q[c] | Mux(self.cmp[c], trial_q, 0)) for c in range(cfg.columns)
+            ]
+            m.d.sync += [step_q.eq(step_q + 1), trial_q.eq(trial_q << 1)]
+            with m.If(last_step):
+                m.d.sync += [running_q.eq(0), valid_q.eq(1), trial_q.eq(0)]
+        with m.Elif(valid_q & self.o.ready):
+            m.d.sync += valid_q.eq(0)
+
+        return m
