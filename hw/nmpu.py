@@ -118,8 +118,8 @@ class NMPU(wiring.Component):
         # ---------------------------------------------------------------- control
         advance = Signal()  # every pipeline register moves one stage
         accept = Signal()  # an input beat transfers this clock
-        beat = Signal(range(beats))
-        phase = Signal(range(phases))
+        beat = Signal(range(max(2, beats)))  # never zero-width: lint-clean Verilog
+        phase = Signal(range(max(2, phases)))
         vec_start = Signal()  # accepted beat is the first beat of a vector
         m.d.comb += [
             advance.eq(~self.o.valid | self.o.ready),
@@ -142,16 +142,14 @@ class NMPU(wiring.Component):
         active = {f: Signal(cfg.columns * fmt[f].width, name=f"{f}_active") for f in fields}
         field_sel = self.cfg.addr[col_w:]
         col_sel = self.cfg.addr[:col_w]
-        with m.If(self.cfg.we):
-            with m.If(col_sel >= cfg.columns):
-                m.d.sync += self.cfg_error.eq(1)
-            with m.Else(), m.Switch(field_sel):
-                for k, f in enumerate(fields):
-                    with m.Case(k):
-                        w = fmt[f].width
-                        m.d.sync += shadow[f].word_select(col_sel, w).eq(self.cfg.data[:w])
-                with m.Default():
-                    m.d.sync += self.cfg_error.eq(1)
+        addr_ok = (col_sel < cfg.columns) & (field_sel < len(fields))
+        with m.If(self.cfg.we & ~addr_ok):
+            m.d.sync += self.cfg_error.eq(1)
+        with m.If(self.cfg.we & addr_ok), m.Switch(field_sel):
+            for k, f in enumerate(fields):
+                with m.Case(k):
+                    w = fmt[f].width
+                    m.d.sync += shadow[f].word_select(col_sel, w).eq(self.cfg.data[:w])
         with m.If(vec_start):
             m.d.sync += [active[f].eq(shadow[f]) for f in fields]
 
@@ -181,8 +179,8 @@ class NMPU(wiring.Component):
         # S0 -> S1 pipeline registers
         a_q = [Signal(a_shape, name=f"a{j}_q") for j in range(lanes)]
         a_valid_q = Signal()
-        a_beat_q = Signal(range(beats))
-        a_phase_q = Signal(range(phases))
+        a_beat_q = Signal.like(beat)
+        a_phase_q = Signal.like(phase)
         a_vlast_q = Signal()  # last beat of the vector
         bn_fields = ("bn_scale", "bn_offset") if cfg.bn else ()
         bn_a_q = {

@@ -116,12 +116,15 @@ class SAR(wiring.Component):
             )
         )
 
-        # Midpoint fill for the skipped steps, a constant per active_steps.
+        # Midpoint fill for the skipped steps, a constant per active_steps. Written as a
+        # Mux chain (a continuous assign in Verilog), not a Switch: Yosys turns a Switch
+        # into an ``always @*`` that Icarus never evaluates while steps_q keeps its
+        # initial value, leaving fill at X.
         fill = Signal(cfg.sum_width)
-        with m.Switch(steps_q):
-            for k in range(1, cfg.steps + 1):
-                with m.Case(k):
-                    m.d.comb += fill.eq(cfg.fill(k))
+        fill_value = Const(0, cfg.sum_width)
+        for k in range(1, cfg.steps + 1):
+            fill_value = Mux(steps_q == k, cfg.fill(k), fill_value)
+        m.d.comb += fill.eq(fill_value)
 
         dac_cols = []
         for c in range(cfg.columns):

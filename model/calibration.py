@@ -13,9 +13,10 @@ Units (one column, ``phases = 1``)
   code; one code LSB is ``q = out_scale / 2**(in_width-1)`` MAC units, and the
   ideal code of a MAC value ``m`` is ``floor(m / q)`` clipped to the code range.
 * Correction: ``a = x * scale + offset`` (real values) estimates ``t = m / q``,
-  the ideal MAC in code LSBs. The fit ``t ~ gain * x + offset`` over the
-  calibration vectors (samples whose measured code sits on a rail are
-  excluded) gives ``gain`` and ``offset``; for an ideal chip the fit is
+  the ideal MAC in code LSBs. A least-squares fit of the measured codes
+  against the ideal ones, ``x ~ slope * t + intercept``, over the calibration
+  vectors (samples whose measured code sits on a rail are excluded), inverted,
+  gives ``gain = 1 / slope`` and ``offset = -intercept / slope``; for an ideal chip it is
   ``gain = 1``, ``offset = 0.5`` (the floor quantiser's half-LSB bias).
   After rounding ``gain`` the offset is re-fitted as the mean residual.
 * Stage 1 keeps ``a`` (``y = a`` up to the stage-1 rounding).
@@ -85,12 +86,18 @@ def quantise(values, fmt: QFormat, name: str, *, saturate: bool = False) -> np.n
 
 
 def fit_correction(codes, target, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-column least squares ``target ~ gain * codes + offset``.
+    """Per-column correction ``target ~ gain * codes + offset`` from a least-squares fit.
+
+    The fit characterises each column as ``codes ~ slope * target + intercept``
+    (measured vs ideal code, as a chip calibration does) and inverts it:
+    ``gain = 1 / slope``, ``offset = -intercept / slope``. The corrected code is
+    then unbiased given the ideal value (no regression dilution by noise).
 
     ``codes`` (signed ADC codes) and ``target`` (ideal MAC in code LSBs) are
     [vectors, columns]. Samples with a code on a rail are excluded. Returns
     ``gain``, ``offset`` and the number of samples used per column. A column
-    whose codes do not vary gets ``gain = 0`` and the mean target as offset.
+    whose codes do not vary, or whose ideal values span less than one code,
+    gets ``gain = 0`` and the mean target as offset.
     """
     codes = np.asarray(codes, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
@@ -108,13 +115,17 @@ def fit_correction(codes, target, width: int) -> tuple[np.ndarray, np.ndarray, n
                 f"calibration: every calibration sample of column {c} is clipped at an ADC "
                 "rail; lower the crossbar's out_headroom or use other calibration vectors"
             )
-        if np.ptp(x) == 0:
-            # A dead column (e.g. all-zero weights): the gain is not observable, so the
-            # least-squares correction is the constant mean target.
+        if np.ptp(x) == 0 or np.ptp(t) < 1.0:
+            # A dead column (e.g. all-zero weights, ideal values spanning less than one
+            # code): the gain is not observable, so the correction is the mean target.
             gain[c], offset[c] = 0.0, float(np.mean(t))
             continue
-        design = np.stack([x, np.ones_like(x)], axis=1)
-        (gain[c], offset[c]), *_ = np.linalg.lstsq(design, t, rcond=None)
+        # Characterise the column (measured code vs ideal code), then invert it.
+        design = np.stack([t, np.ones_like(t)], axis=1)
+        (slope, icept), *_ = np.linalg.lstsq(design, x, rcond=None)
+        if not abs(slope) > 1e-9:
+            raise ValueError(f"calibration: column {c} has no measurable gain ({slope:.3g})")
+        gain[c], offset[c] = 1.0 / slope, -icept / slope
     return gain, offset, n
 
 

@@ -61,6 +61,8 @@ from typing import Any
 
 import numpy as np
 
+#: Version of this model's equations and random-draw order (recorded in capture provenance).
+MODEL_VERSION = "1"
 #: Programming-noise polynomial ``sigma = c0 + c1 g + c2 g^2`` (uS, g = G_T / g_max),
 #: Nandakumar et al. ICECS 2019, as in aihwkit ``PCMLikeNoiseModel.prog_coeff``.
 PROG_COEFF = (0.26348, 1.9650, -1.1731)
@@ -257,6 +259,10 @@ class ProgrammedCrossbar:
     @property
     def target_weights(self) -> np.ndarray:
         return (self.g_target[0] - self.g_target[1]) * self.w_per_g
+
+    def read(self, x) -> np.ndarray:
+        """Analog MAC of inputs ``x`` [vectors, rows]; see :func:`read`."""
+        return read(self, x)
 
 
 def program(cfg: CrossbarConfig, w, rng: np.random.Generator) -> ProgrammedCrossbar:

@@ -1,0 +1,59 @@
+"""Generate the NMPU's Verilog for a config and run the cocotb testbench on it.
+
+The one entry point that pytest, ``make sim`` and ``make bench`` share.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hw.nmpu import NMPU
+from hw.verilog import to_verilog
+from model.nmpu import NMPUConfig
+from tb.runner import RunResult, run_cocotb
+
+
+def write_nmpu_verilog(cfg: NMPUConfig, path: Path) -> NMPU:
+    """Write ``cfg``'s NMPU as Verilog module ``nmpu`` to ``path``; returns the component."""
+    dut = NMPU(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = to_verilog(dut, "nmpu")
+    if not path.exists() or path.read_text() != text:  # keep mtime: no needless rebuilds
+        path.write_text(text)
+    return dut
+
+
+def run_nmpu_tb(
+    *,
+    sim: str,
+    cfg: NMPUConfig,
+    build_dir: Path,
+    seed: int,
+    vectors: int,
+    testcase: str | None = None,
+) -> tuple[RunResult, list[dict]]:
+    """Run tb.nmpu_tb on ``sim``; returns the run result and each cocotb test's figures."""
+    build_dir = Path(build_dir)
+    verilog = build_dir / "nmpu.v"
+    dut = write_nmpu_verilog(cfg, verilog)
+    summary = build_dir / "summary.jsonl"
+    summary.unlink(missing_ok=True)
+    settings = {
+        "config": cfg.to_dict(),
+        "vectors": vectors,
+        "latency": dut.latency,
+        "summary": str(summary.resolve()),
+    }
+    result = run_cocotb(
+        sim=sim,
+        sources=[verilog],
+        toplevel="nmpu",
+        test_module="tb.nmpu_tb",
+        build_dir=build_dir / sim,
+        seed=seed,
+        extra_env={"NMPU_TB": json.dumps(settings)},
+        testcase=testcase,
+    )
+    figures = [json.loads(line) for line in summary.read_text().splitlines()]
+    return result, figures

@@ -1,0 +1,243 @@
+"""Capture files: round trip, determinism, and a named error for every malformed file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import capture
+from model.nmpu import NMPUConfig
+from model.sar import SARConfig
+
+REPO = Path(__file__).resolve().parent.parent
+COMMITTED = {
+    "builtin": REPO / "captures" / "builtin_digits.npz",
+    "aihwkit": REPO / "captures" / "aihwkit_digits.npz",
+}
+
+
+def _valid_kwargs(seed: int, vectors: int = 5, columns: int = 8) -> dict:
+    rng = np.random.default_rng(seed)
+    ncfg = NMPUConfig(columns=columns, lanes=4)
+    return {
+        "analog": rng.uniform(-1.2, 1.2, size=(vectors, 1, columns)),
+        "scale": rng.integers(0, 256, size=columns),
+        "offset": rng.integers(-128, 128, size=columns),
+        "bn_scale": rng.integers(-(1 << 15), 1 << 15, size=columns),
+        "bn_offset": rng.integers(-(1 << 15), 1 << 15, size=columns),
+        "reference": rng.normal(size=(vectors, columns)) * 50,
+        "labels": rng.integers(0, 10, size=vectors),
+        "sar_config": SARConfig(columns=columns).to_dict(),
+        "nmpu_config": ncfg.to_dict(),
+        "provenance": {"simulator": "test", "seed": seed},
+        "scaling": {"out_scale": 8.0, "act_lsb": 0.03, "out_frac": 0},
+    }
+
+
+def test_round_trip(tmp_path, seed):
+    kw = _valid_kwargs(seed)
+    path = capture.save(tmp_path / "c.npz", **kw)
+    cap = capture.load(path)
+    for name in ("analog", "scale", "offset", "bn_scale", "bn_offset", "reference", "labels"):
+        np.testing.assert_array_equal(getattr(cap, name), kw[name], err_msg=name)
+    assert cap.analog.dtype == np.float64 and cap.scale.dtype == np.int64
+    assert (cap.vectors, cap.phases, cap.columns) == (5, 1, 8)
+    assert cap.sar_config == kw["sar_config"] and cap.nmpu_config == kw["nmpu_config"]
+    assert cap.provenance == kw["provenance"] and cap.scaling == kw["scaling"]
+    assert cap.nmpu_cfg() == NMPUConfig.from_dict(kw["nmpu_config"])
+    assert cap.sar_cfg() == SARConfig(columns=8)
+    assert set(cap.params()) == {"scale", "offset", "bn_scale", "bn_offset"}
+
+
+def test_labels_optional_and_save_is_deterministic(tmp_path, seed):
+    kw = _valid_kwargs(seed)
+    del kw["labels"]
+    a = capture.save(tmp_path / "a.npz", **kw)
+    b = capture.save(tmp_path / "b.npz", **kw)
+    assert a.read_bytes() == b.read_bytes()
+    assert capture.load(a).labels is None
+
+
+# -- malformed files: every one fails naming the file and the field --------------------
+
+
+def _write_raw(path: Path, arrays: dict, meta: dict | None) -> Path:
+    out = dict(arrays)
+    if meta is not None:
+        out["metadata"] = np.array(json.dumps(meta))
+    np.savez(path, **out)
+    return path
+
+
+def _raw_parts(seed):
+    kw = _valid_kwargs(seed)
+    meta = {
+        "schema": capture.SCHEMA,
+        "schema_version": capture.SCHEMA_VERSION,
+        **{k: kw.pop(k) for k in ("sar_config", "nmpu_config", "provenance", "scaling")},
+    }
+    arrays = {k: np.asarray(v) for k, v in kw.items()}
+    return arrays, meta
+
+
+def _mutations():
+    def set_array(name, value_fn):
+        def f(arrays, meta):
+            arrays[name] = value_fn(arrays[name])
+
+        return f
+
+    def drop_array(name):
+        def f(arrays, meta):
+            del arrays[name]
+
+        return f
+
+    def set_meta(path, value):
+        def f(arrays, meta):
+            d = meta
+            for key in path[:-1]:
+                d = d[key]
+            if value is KeyError:
+                del d[path[-1]]
+            else:
+                d[path[-1]] = value
+
+        return f
+
+    nan_at = lambda a: np.where(np.arange(a.size).reshape(a.shape) == 3, np.nan, a)  # noqa: E731
+    return [
+        ("schema_version", set_meta(["schema_version"], 2), r"not the supported version 1"),
+        ("schema", set_meta(["schema"], "other"), r"'other' != 'aimc-capture'"),
+        ("provenance", set_meta(["provenance"], KeyError), "missing from metadata"),
+        ("nmpu_config", set_meta(["nmpu_config"], KeyError), "missing from metadata"),
+        ("scaling", set_meta(["scaling", "act_lsb"], -1.0), "positive and finite"),
+        ("analog", drop_array("analog"), "missing from the file"),
+        ("bn_offset", drop_array("bn_offset"), "missing from the file"),
+        ("reference", drop_array("reference"), "missing from the file"),
+        ("scale", set_array("scale", lambda a: a[:-1]), r"shape \(7,\) != \(8,\)"),
+        ("reference", set_array("reference", lambda a: a[:-1]), r"shape \(4, 8\) != \(5, 8\)"),
+        ("labels", set_array("labels", lambda a: a[:3]), r"shape \(3,\) != \(5,\)"),
+        ("analog", set_array("analog", lambda a: a[:, 0, :]), "must be 3-D"),
+        ("analog", set_array("analog", lambda a: a.astype(np.int64)), "not floating point"),
+        ("offset", set_array("offset", lambda a: a.astype(np.float64)), "not an integer type"),
+        ("labels", set_array("labels", lambda a: a.astype(np.float32)), "not an integer type"),
+        ("analog", set_array("analog", nan_at), r"non-finite value nan at index \[0, 0, 3\]"),
+        ("reference", set_array("reference", nan_at), "non-finite value nan"),
+        (
+            "scale",
+            set_array("scale", lambda a: np.where(np.arange(8) == 2, 256, a)),
+            r"value 256 at column 2 is outside UQ\(1,7\) raw range \[0, 255\]",
+        ),  # fmt: skip
+        (
+            "offset",
+            set_array("offset", lambda a: np.where(np.arange(8) == 0, -129, a)),
+            r"outside Q\(7,1\) raw range \[-128, 127\]",
+        ),  # fmt: skip
+        ("nmpu_config", set_meta(["nmpu_config", "columns"], 16), r"columns 16 != 8"),
+        ("sar_config", set_meta(["sar_config", "columns"], 4), r"columns 4 != 8"),
+        ("nmpu_config", set_meta(["nmpu_config", "phases"], 2), r"phases 2 != 1"),
+        ("nmpu_config", set_meta(["nmpu_config", "lanes"], 3), r"lanes \(3\) must divide"),
+        ("sar_config", set_meta(["sar_config", "steps"], 0), r"SARConfig.steps"),
+        ("bogus", lambda arrays, meta: arrays.update(bogus=np.zeros(2)), "unknown field"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "field, mutate, problem", _mutations(), ids=[f"{m[0]}-{i}" for i, m in enumerate(_mutations())]
+)
+def test_malformed_file_names_file_and_field(tmp_path, seed, field, mutate, problem):
+    arrays, meta = _raw_parts(seed)
+    mutate(arrays, meta)
+    path = _write_raw(tmp_path / "bad.npz", arrays, meta)
+    with pytest.raises(ValueError, match=rf"^{path}: field '{field}': .*{problem}"):
+        capture.load(path)
+
+
+def test_valid_raw_file_loads(tmp_path, seed):
+    """Control for the mutation tests: the unmutated raw file is accepted."""
+    arrays, meta = _raw_parts(seed)
+    capture.load(_write_raw(tmp_path / "ok.npz", arrays, meta))
+
+
+def test_missing_metadata_and_bad_json(tmp_path, seed):
+    arrays, meta = _raw_parts(seed)
+    path = _write_raw(tmp_path / "nometa.npz", arrays, None)
+    with pytest.raises(ValueError, match=rf"^{path}: field 'metadata': missing"):
+        capture.load(path)
+    arrays["metadata"] = np.array("{not json")
+    path = tmp_path / "badjson.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=rf"^{path}: field 'metadata': invalid JSON"):
+        capture.load(path)
+
+
+def test_object_array_is_rejected_without_pickle(tmp_path, seed):
+    arrays, meta = _raw_parts(seed)
+    arrays["scale"] = np.array([object()] * 8, dtype=object)
+    path = tmp_path / "obj.npz"
+    out = {**arrays, "metadata": np.array(json.dumps(meta))}
+    np.savez(path, **out)
+    with pytest.raises(ValueError, match=rf"^{path}: field 'scale'"):
+        capture.load(path)
+
+
+def test_not_a_zip(tmp_path):
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"not a zip file at all")
+    with pytest.raises(ValueError, match=rf"^{path}: not a capture"):
+        capture.load(path)
+
+
+def test_save_validates_too(tmp_path, seed):
+    kw = _valid_kwargs(seed)
+    kw["offset"] = kw["offset"][:4]
+    with pytest.raises(ValueError, match=r"field 'offset': shape \(4,\) != \(8,\)"):
+        capture.save(tmp_path / "x.npz", **kw)
+    assert not (tmp_path / "x.npz").exists()
+
+
+# -- committed captures -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["builtin", "aihwkit"])
+def test_committed_capture_is_valid_and_small(name):
+    path = COMMITTED[name]
+    assert path.stat().st_size < 1 << 20
+    cap = capture.load(path)
+    assert cap.provenance["simulator"] == name
+    assert cap.vectors >= 200 and cap.columns == cap.nmpu_cfg().columns
+    assert cap.labels is not None
+    assert cap.provenance["command"].startswith("python -m tools.capture")
+
+
+def assert_regenerates(path: Path, atol: float, tmp_dir: Path) -> None:
+    """Re-run the command stored in a capture and compare with the file.
+
+    Integer fields and metadata must be equal; float fields equal to ``atol``
+    (BLAS kernels differ between CPU types in the last bits). On one machine
+    the regenerated file is byte-identical, which the second half checks.
+    """
+    from tools.capture import build, parse_args
+
+    cap = capture.load(path)
+    argv = cap.provenance["command"].split()[3:]
+    mlp_cache = str(REPO / "captures" / "digits_mlp.npz")
+    kw = build(parse_args([*argv, "--mlp-cache", mlp_cache]))
+    for name in ("scale", "offset", "bn_scale", "bn_offset", "labels"):
+        np.testing.assert_array_equal(kw[name], getattr(cap, name), err_msg=name)
+    np.testing.assert_allclose(kw["analog"], cap.analog, rtol=0, atol=atol)
+    np.testing.assert_allclose(kw["reference"], cap.reference, rtol=0, atol=atol * 1e3)
+    assert kw["sar_config"] == cap.sar_config and kw["nmpu_config"] == cap.nmpu_config
+    assert kw["scaling"] == pytest.approx(cap.scaling)
+    again = build(parse_args([*argv, "--mlp-cache", mlp_cache]))
+    a = capture.save(tmp_dir / "a.npz", **kw)
+    b = capture.save(tmp_dir / "b.npz", **again)
+    assert a.read_bytes() == b.read_bytes(), "same seed and arguments must give identical bytes"
+
+
+def test_builtin_capture_regenerates(tmp_path):
+    assert_regenerates(COMMITTED["builtin"], atol=1e-12, tmp_dir=tmp_path)

@@ -1,0 +1,168 @@
+"""Regenerate a capture file: ``python -m tools.capture --simulator builtin --out F --seed S``.
+
+Flow (docs/captures.md): train or load the digits MLP, program layer 1
+(64 x hidden) onto a simulated PCM crossbar (built-in numpy model or IBM
+aihwkit), read the calibration vectors (training split) and the capture
+vectors (first ``--vectors`` of the test split), digitise the calibration
+reads with the ideal SAR quantiser, fit the NMPU parameters
+(``model.calibration``) and write the capture (``model.capture.save``).
+The same arguments give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from model import calibration, capture, crossbar, digits
+
+LAYER = "fc1"
+
+
+def make_configs(columns: int, lanes: int):
+    """The SAR and NMPU configs of a capture (the only place they are chosen)."""
+    from model.nmpu import NMPUConfig
+    from model.sar import SARConfig
+
+    return SARConfig(columns=columns), NMPUConfig(columns=columns, lanes=lanes)
+
+
+def adc_signed_codes(sar_cfg, v) -> np.ndarray:
+    """Ideal SAR conversion of normalised values ``v``, as the signed codes the NMPU takes."""
+    from model.sar import ideal_codes, to_signed
+
+    return to_signed(sar_cfg, ideal_codes(sar_cfg, v))
+
+
+def command_line(args) -> str:
+    """Canonical command reproducing this capture (stored in the provenance)."""
+    parts = [
+        "python -m tools.capture",
+        f"--simulator {args.simulator}",
+        f"--out {args.out}",
+        f"--vectors {args.vectors}",
+        f"--seed {args.seed}",
+        f"--hidden {args.hidden}",
+        f"--lanes {args.lanes}",
+        f"--t-inference {args.t_inference:g}",
+        f"--dac-bits {args.dac_bits}",
+    ]
+    return " ".join(parts)
+
+
+def build(args) -> dict:
+    """Run the flow; return the keyword arguments of ``model.capture.save``."""
+    mlp_cache = Path(args.mlp_cache) if args.mlp_cache else None
+    if mlp_cache is not None and mlp_cache.exists():
+        mlp = digits.MLP.load(mlp_cache)
+        if mlp.hidden != args.hidden:
+            raise SystemExit(f"{mlp_cache}: hidden width {mlp.hidden} != --hidden {args.hidden}")
+    else:
+        mlp = digits.train_mlp(args.hidden)
+        if mlp_cache is not None:
+            mlp_cache.parent.mkdir(parents=True, exist_ok=True)
+            mlp.save(mlp_cache)
+    data = digits.load_data()
+    if not 1 <= args.vectors <= len(data.y_test):
+        raise SystemExit(f"--vectors must be in [1, {len(data.y_test)}], not {args.vectors}")
+    x_cal = data.x_train
+    x = data.x_test[: args.vectors]
+    labels = data.y_test[: args.vectors]
+
+    xcfg = crossbar.CrossbarConfig(
+        rows=mlp.w1.shape[0], t_inference=args.t_inference, dac_bits=args.dac_bits
+    )
+    if args.simulator == "builtin":
+        result = crossbar.simulate(xcfg, mlp.w1, x, seed=args.seed, calib_x=x_cal)
+        sim_version = {"model.crossbar": crossbar.MODEL_VERSION, "numpy": np.__version__}
+    else:
+        from model import aihwkit_capture
+
+        result = aihwkit_capture.simulate(xcfg, mlp.w1, x, seed=args.seed, calib_x=x_cal)
+        sim_version = aihwkit_capture.versions()
+
+    sar_cfg, nmpu_cfg = make_configs(mlp.hidden, args.lanes)
+    cal_codes = adc_signed_codes(sar_cfg, result.chip.read(x_cal) / result.out_scale)
+    cal = calibration.calibrate(
+        nmpu_cfg, cal_codes, x_cal @ mlp.w1, out_scale=result.out_scale, bias=mlp.b1
+    )
+    reference = calibration.reference_outputs(nmpu_cfg, cal, result.reference, bias=mlp.b1)
+
+    # Expected accuracy of the whole chain with the ideal SAR (golden model), for the record.
+    from model.nmpu import nmpu
+
+    out = nmpu(nmpu_cfg, adc_signed_codes(sar_cfg, result.analog)[:, None, :], **cal.params())
+    provenance = {
+        "simulator": args.simulator,
+        "simulator_version": sim_version,
+        "python": platform.python_version(),
+        "network": f"digits MLP 64-{mlp.hidden}-10 (ReLU), sklearn load_digits, x = pixel/8 - 1",
+        "layer": f"{LAYER} ({mlp.w1.shape[0]}x{mlp.hidden}), weights+bias of model.digits",
+        "vectors": f"first {args.vectors} of the test split (split_seed 0, 25 %)",
+        "calibration_vectors": f"training split ({len(x_cal)} vectors)",
+        "crossbar": xcfg.to_dict(),
+        "noise": {
+            "model": "PCM, Nandakumar et al. ICECS 2019 (aihwkit PCMLikeNoiseModel constants)",
+            "prog_noise_scale": xcfg.prog_noise_scale,
+            "drift_scale": xcfg.drift_scale,
+            "read_noise_scale": xcfg.read_noise_scale,
+            "t_inference_s": xcfg.t_inference,
+            "adc": "ideal SAR quantiser for calibration; out_noise 0",
+        },
+        "seed": args.seed,
+        "command": command_line(args),
+        "float_accuracy": digits.float_accuracy(mlp, x, labels),
+        "golden_accuracy_ideal_adc": digits.rest_accuracy(mlp, cal.dequantise(out), labels),
+    }
+    return {
+        "analog": result.analog[:, None, :],
+        **cal.params(),
+        "reference": reference,
+        "labels": labels,
+        "sar_config": sar_cfg.to_dict(),
+        "nmpu_config": nmpu_cfg.to_dict(),
+        "provenance": provenance,
+        "scaling": cal.scaling(),
+    }
+
+
+def parse_args(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--simulator", choices=("builtin", "aihwkit"), default="builtin")
+    ap.add_argument("--out", required=True, help="capture file to write (.npz)")
+    ap.add_argument("--vectors", type=int, default=256)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--hidden", type=int, default=digits.HIDDEN, help="layer-1 width = columns")
+    ap.add_argument("--lanes", type=int, default=8, help="NMPU lanes (divides --hidden)")
+    ap.add_argument("--t-inference", type=float, default=3600.0, help="seconds after programming")
+    ap.add_argument("--dac-bits", type=int, default=8)
+    ap.add_argument(
+        "--mlp-cache",
+        default=str(digits.MLP_CACHE.relative_to(Path.cwd()))
+        if digits.MLP_CACHE.is_relative_to(Path.cwd())
+        else str(digits.MLP_CACHE),
+        help="trained weights: loaded if present, else trained and written ('' to skip)",
+    )
+    return ap.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    kw = build(args)
+    path = capture.save(args.out, **kw)
+    prov = kw["provenance"]
+    print(
+        f"{path}: {kw['analog'].shape[0]} vectors x {kw['analog'].shape[2]} columns; "
+        f"float acc {prov['float_accuracy']:.4f}, golden (ideal ADC) acc "
+        f"{prov['golden_accuracy_ideal_adc']:.4f}"
+    )
+    print(json.dumps(kw["scaling"]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
