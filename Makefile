@@ -13,7 +13,7 @@ CAPTURE ?=
 SEED   ?=
 JOBS   ?= 2
 
-.PHONY: sim test rtl bench adc-report capture lint deps clean
+.PHONY: sim test rtl bench adc-report capture lint deps deps-aihwkit clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,14 @@ $(STAMP): pyproject.toml
 deps: $(STAMP)
 	@bash tools/ensure_iverilog.sh
 
+# aihwkit without its torchvision pin (see pyproject's `aihwkit` extra).
+AIHWKIT_STAMP := $(VENV)/.aihwkit
+$(AIHWKIT_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[aihwkit]'
+	$(PY) -m pip install -q --no-deps 'aihwkit==1.1.0'
+	touch $(AIHWKIT_STAMP)
+deps-aihwkit: $(AIHWKIT_STAMP)
+
 sim: deps
 	$(PY) -m tools.sim --sim $(SIM) $(if $(CAPTURE),--capture $(CAPTURE)) $(if $(SEED),--seed $(SEED))
 
@@ -31,7 +39,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: deps lint
+test: deps deps-aihwkit lint
 	$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 rtl: $(STAMP)
@@ -39,6 +47,14 @@ rtl: $(STAMP)
 
 bench: deps
 	$(PY) -m tools.bench
+
+adc-report: $(STAMP)
+	$(PY) -m tools.adc_report --out build/reports
+
+# Regenerate the committed captures (same seeds -> same files).
+capture: deps-aihwkit
+	$(PY) -m tools.capture --simulator builtin --out captures/builtin_digits.npz
+	$(PY) -m tools.capture --simulator aihwkit --out captures/aihwkit_digits.npz
 
 clean:
 	rm -rf build
