@@ -209,14 +209,17 @@ class NMPU(wiring.Component):
         accp_shape = signed(rg["acc_partial"].bits)
         acc_next = [Signal(accp_shape, name=f"acc{j}_next") for j in range(lanes)]
         for j in range(lanes):
+            # Shift and sign of the current phase. A Mux chain, not a Switch: it
+            # becomes a continuous assign, which Icarus evaluates at time 0 even
+            # when its inputs never change (an `always @*` would stay X).
             t = Signal(t_shape, name=f"term{j}")
-            with m.Switch(a_phase_q):
-                for k, (shift, sign) in enumerate(
-                    zip(cfg.phase_shifts, cfg.phase_signs, strict=True)
-                ):
-                    with m.Case(k):
-                        shifted = a_q[j] << shift
-                        m.d.comb += t.eq(shifted if sign > 0 else -shifted)
+            pairs = list(zip(cfg.phase_shifts, cfg.phase_signs, strict=True))
+            value = None
+            for k, (shift, sign) in reversed(list(enumerate(pairs))):
+                shifted = a_q[j] << shift
+                term = shifted if sign > 0 else -shifted
+                value = term if value is None else Mux(a_phase_q == k, term, value)
+            m.d.comb += t.eq(value)
             if phases == 1:
                 m.d.comb += acc_next[j].eq(t)
             else:

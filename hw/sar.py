@@ -139,9 +139,11 @@ class SAR(wiring.Component):
             for t in terms:
                 acc = acc + t
             m.d.comb += total.eq(acc)
-            m.d.comb += self.o.payload.codes[c].eq(
-                Mux(total > cfg.full_code, cfg.full_code, total[: cfg.out_width])
-            )
+            if sum(cfg.weights) > cfg.full_code:  # redundant weights can overshoot: saturate
+                code = Mux(total > cfg.full_code, cfg.full_code, total[: cfg.out_width])
+            else:  # sum of all weights is the full code: no overflow possible
+                code = total[: cfg.out_width]
+            m.d.comb += self.o.payload.codes[c].eq(code)
             m.d.comb += self.o.payload.decisions[c].eq(dec_q[c])
         m.d.comb += self.dac.eq(Cat(*dac_cols))  # column 0 in the LSBs
         m.d.comb += [

@@ -3,12 +3,13 @@
 * :func:`transfer_function` -- codes of every column over a dense input ramp.
 * :func:`code_density` / :func:`dnl_inl` -- DNL and INL by the code-density
   (histogram) method with a uniform ramp input (IEEE 1241 style). DNL uses the
-  *endpoint* normalisation: the two end codes (0 and ``2**out_width - 1``),
-  whose widths are unbounded, are excluded, and the average width of the
-  inner codes defines 1 LSB. INL is given at the code transitions: ``inl[k]``
-  is the deviation of the lower edge of code ``k`` (k = 1..N-1) from the
-  straight line through the first and last transitions, i.e. the running
-  sum of the DNL of codes 1..k-1 (so ``inl[1] = inl[N-1] = 0``).
+  *endpoint* normalisation: the two end codes (normally 0 and
+  ``2**out_width - 1``; the lowest and highest code reached), whose widths are
+  unbounded, are excluded, and the average width of the inner codes defines
+  1 LSB. INL is given at the code transitions: ``inl[k]`` is the deviation of
+  the lower edge of code ``k`` from the straight line through the first and
+  last transitions, i.e. the running sum of the DNL of the inner codes below
+  ``k`` (so ``inl[1] = inl[N-1] = 0`` when every code is reached).
 * :func:`sine_test` / :func:`enob` -- SINAD and ENOB from a coherently sampled
   sine (prime number of cycles in a power-of-two record, no window):
   ``ENOB = (SINAD - 1.76) / 6.02``. Codes are reconstructed at the code
@@ -54,28 +55,40 @@ def code_density(codes, out_width: int) -> np.ndarray:
     return np.bincount(flat.ravel(), minlength=n * cols).reshape(cols, n)
 
 
-def dnl_inl(hist) -> tuple[np.ndarray, np.ndarray]:
+def dnl_inl(hist, min_hits: float = 0.25) -> tuple[np.ndarray, np.ndarray]:
     """Endpoint DNL and INL (LSB) from a code-density histogram [columns, N].
 
-    Returns ``dnl [columns, N]`` (NaN for the end codes 0 and N-1; a missing
-    code has DNL -1) and ``inl [columns, N]`` (``inl[:, 0]`` is NaN; ``inl[:, k]``
-    is the INL of the transition into code k).
+    The end codes of each column -- its lowest and highest code with more than
+    ``min_hits`` times the median count (so codes reached only by comparator
+    noise do not count), normally 0 and N-1 -- are excluded: their widths are unbounded, and when
+    offset and gain push the clipped full scale below the last code, the
+    clipped ramp piles up in the highest reached code. Returns ``dnl [columns,
+    N]`` (NaN outside the inner codes; a missing inner code has DNL -1) and
+    ``inl [columns, N]``: ``inl[:, k]`` is the INL of the transition into code
+    k, 0 at the first and last inner transitions, NaN outside.
     """
     hist = np.asarray(hist, dtype=np.float64)
-    inner = hist[:, 1:-1]
-    avg = inner.mean(axis=1, keepdims=True)
-    dnl = np.full(hist.shape, np.nan)
+    n = hist.shape[1]
+    hits = hist > min_hits * np.median(hist, axis=1, keepdims=True)
+    first = np.argmax(hits, axis=1)[:, None]
+    last = (n - 1 - np.argmax(hits[:, ::-1], axis=1))[:, None]
+    k = np.arange(n)[None, :]
+    inner = (k > first) & (k < last)
+    avg = (hist * inner).sum(axis=1, keepdims=True) / np.maximum(
+        inner.sum(axis=1, keepdims=True), 1
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        dnl[:, 1:-1] = inner / avg - 1.0
+        dnl = np.where(inner, hist / avg - 1.0, np.nan)
+    run = np.cumsum(np.where(inner, dnl, 0.0), axis=1)
     inl = np.full(hist.shape, np.nan)
-    inl[:, 1] = 0.0
-    inl[:, 2:] = np.cumsum(dnl[:, 1:-1], axis=1)
+    inl[:, 1:] = run[:, :-1]
+    inl = np.where((k > first) & (k <= last), inl, np.nan)
     return dnl, inl
 
 
 def dnl_inl_of(cfg: SARConfig, fe: AnalogFrontEnd, per_code: int = 64, active_steps=None):
-    """DNL/INL of every column from :func:`transfer_function`'s ramp."""
-    _, codes = transfer_function(cfg, fe, per_code, active_steps=active_steps)
+    """DNL/INL of every column from a ramp over exactly [-1, 1) (no clipped points)."""
+    _, codes = transfer_function(cfg, fe, per_code, pad_codes=0, active_steps=active_steps)
     return dnl_inl(code_density(codes, cfg.out_width))
 
 
