@@ -46,11 +46,13 @@ def run_synthetic(sim: str, seed: int, vectors: int) -> int:
     print(f"config           : {json.dumps(cfg.to_dict())}")
     print(f"seed             : {seed}")
     print(
-        f"cocotb tests     : {result.tests} run, {result.failed} failed ({', '.join(f['test'] for f in figures)})"
+        f"cocotb tests     : {result.tests} run, {result.failed} failed "
+        f"({', '.join(f['test'] for f in figures)})"
     )
     print(f"vectors checked  : {total['vectors']}")
     print(
-        f"beats checked    : {total['beats_in']} in, {total['beats_out']} out ({checked} output values)"
+        f"beats checked    : {total['beats_in']} in, {total['beats_out']} out "
+        f"({checked} output values)"
     )
     print(f"mismatches       : {mismatches}")
     print(f"speed (full rate): {full['beats_in'] / full['seconds']:.0f} input beats/s")
@@ -65,12 +67,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", action="store_true", help="NMPU alone on random data")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--vectors", type=int, default=200, help="synthetic vectors")
+    adc = parser.add_argument_group("ADC analog front end (default: ideal)")
+    adc.add_argument("--adc-mismatch", type=float, default=0.0, help="unit-cap relative sigma")
+    adc.add_argument("--adc-offset", type=float, default=0.0, help="comparator offset sigma, LSB")
+    adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
+    adc.add_argument("--adc-seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.synthetic:
         return run_synthetic(args.sim, args.seed, args.vectors)
     from tools.sim_capture import run_capture
 
-    return run_capture(args.sim, Path(args.capture) if args.capture else DEFAULT_CAPTURE, args.seed)
+    fe = None
+    if args.adc_mismatch or args.adc_offset or args.adc_noise:
+        fe = {
+            "mismatch": args.adc_mismatch,
+            "offset": args.adc_offset,
+            "noise": args.adc_noise,
+            "seed": args.adc_seed,
+        }
+    capture = Path(args.capture) if args.capture else DEFAULT_CAPTURE
+    try:
+        return run_capture(args.sim, capture, args.seed, front_end=fe)
+    except (OSError, ValueError) as exc:  # a bad capture file: say which and why, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
