@@ -43,9 +43,15 @@ def write_verilog(cfg: SARConfig, build_dir) -> str:
     return path
 
 
+#: Icarus 11 runs this netlist very slowly when many comparator bits toggle per
+#: clock (measured in plain Verilog, no cocotb: ~3 ms/clock at 32 columns, ~1.7
+#: s/clock at 256 columns), so the 256-column case runs on Verilator only.
+RUNS = [(sim, case) for case in CASES for sim in ("icarus", "verilator")]
+RUNS.remove(("icarus", "default256"))
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("sim", ["icarus", "verilator"])
+@pytest.mark.parametrize("sim, case", RUNS)
 def test_sar_closed_loop(sim, case, seed, build_dir):
     cfg, fe, conversions = CASES[case]
     src = write_verilog(cfg, build_dir)
