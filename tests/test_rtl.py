@@ -16,7 +16,11 @@ from tb.runner import VERILATOR_WAIVERS, setup_verilator
 from tools.rtl import main as rtl_main
 
 REPO = Path(__file__).resolve().parent.parent
-SMALL = ["--nmpu-set", "columns=16", "--nmpu-set", "lanes=4", "--nmpu-set", "phases=2"]
+SMALL = [
+    *("--nmpu-set", "columns=16", "--nmpu-set", "lanes=4", "--nmpu-set", "phases=2"),
+    *("--sar-set", "columns=16"),
+]
+MODULES = ("nmpu", "sar", "tile")
 
 
 def lint(verilog: Path, top: str) -> str:
@@ -54,19 +58,21 @@ def synth(verilog: Path, top: str) -> str:
 
 
 @pytest.mark.parametrize("args", [[], SMALL], ids=["paper_default", "small_phases2"])
-def test_nmpu_verilog_is_lint_clean(args, build_dir):
+def test_verilog_is_lint_clean(args, build_dir):
     assert rtl_main(["--out", str(build_dir), *args]) == 0
-    out = lint(build_dir / "nmpu.v", "nmpu")
-    assert "%Warning" not in out and "%Error" not in out, out[-4000:]
+    for top in MODULES:
+        out = lint(build_dir / f"{top}.v", top)
+        assert "%Warning" not in out and "%Error" not in out, f"{top}.v:\n{out[-4000:]}"
 
 
-def test_nmpu_verilog_synthesizes(build_dir):
+def test_verilog_synthesizes(build_dir):
     assert rtl_main(["--out", str(build_dir), *SMALL]) == 0
-    log = synth(build_dir / "nmpu.v", "nmpu")
-    assert "ERROR" not in log and "End of script" in log, log[-2000:]
-    cells = re.findall(r"(?:Number of cells:\s+(\d+))|(?:^\s+(\d+) cells$)", log, re.M)
-    total = int(next(filter(None, cells[-1]))) if cells else 0
-    assert total > 1000, f"synthesis produced (almost) no logic: {total} cells"
+    for top in MODULES:
+        log = synth(build_dir / f"{top}.v", top)
+        assert "ERROR" not in log and "End of script" in log, log[-2000:]
+        cells = re.findall(r"(?:Number of cells:\s+(\d+))|(?:^\s+(\d+) cells$)", log, re.M)
+        total = int(next(filter(None, cells[-1]))) if cells else 0
+        assert total > 200, f"{top}: synthesis produced (almost) no logic: {total} cells"
 
 
 def test_rtl_cli_takes_json_and_flags_and_names_bad_fields(build_dir, capsys):
@@ -87,3 +93,5 @@ def test_rtl_cli_takes_json_and_flags_and_names_bad_fields(build_dir, capsys):
     assert "lanes (7) must divide columns (256)" in capsys.readouterr().err
     assert rtl_main(["--out", str(build_dir), "--nmpu-set", "colums=8"]) == 2
     assert "unknown parameter(s) ['colums']" in capsys.readouterr().err
+    assert rtl_main(["--out", str(build_dir), "--sar-set", "weights=[1,1]"]) == 2
+    assert "weights" in capsys.readouterr().err

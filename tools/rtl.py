@@ -5,6 +5,11 @@ Default configs unless told otherwise::
     python -m tools.rtl --out build/rtl                                # defaults
     python -m tools.rtl --nmpu-config my_nmpu.json                     # any valid config
     python -m tools.rtl --nmpu-set lanes=16 --nmpu-set rounding=half_even
+    python -m tools.rtl --sar-set steps=10 --sar-set weights=[128,72,40,22,12,7,4,2,1,1]
+
+Writes ``nmpu.v``, ``sar.v`` and ``tile.v`` (SAR -> serializer -> NMPU; only
+when the two configs agree on columns and code width) with their configs as
+JSON beside them.
 
 ``--*-config`` takes a JSON object of config fields (the same dict that
 capture files carry); ``--*-set key=value`` overrides one field, the value
@@ -46,23 +51,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="build/rtl", help="output folder")
     parser.add_argument("--nmpu-config", help="JSON file with NMPUConfig fields")
     parser.add_argument("--nmpu-set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--sar-config", help="JSON file with SARConfig fields")
+    parser.add_argument("--sar-set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
     from hw.nmpu import NMPU
+    from hw.sar import SAR
+    from hw.tile import TilePeriphery, check_chain
     from hw.verilog import to_verilog
     from model.nmpu import NMPUConfig
+    from model.sar import SARConfig
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
         nmpu_cfg = NMPUConfig.from_dict(config_dict(args.nmpu_config, args.nmpu_set, "nmpu"))
+        sar_cfg = SARConfig.from_dict(config_dict(args.sar_config, args.sar_set, "sar"))
     except (TypeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    dut = NMPU(nmpu_cfg)
-    (out / "nmpu.v").write_text(to_verilog(dut, "nmpu"))
-    (out / "nmpu.json").write_text(json.dumps(nmpu_cfg.to_dict(), indent=2) + "\n")
-    print(f"wrote {out / 'nmpu.v'} (latency {dut.latency} clocks) and its config nmpu.json")
+
+    def write(name: str, component, cfg_dict: dict, note: str) -> None:
+        (out / f"{name}.v").write_text(to_verilog(component, name))
+        (out / f"{name}.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
+        print(f"wrote {out / name}.v ({note}) and {name}.json")
+
+    nmpu = NMPU(nmpu_cfg)
+    write("nmpu", nmpu, nmpu_cfg.to_dict(), f"latency {nmpu.latency} clocks")
+    sar = SAR(sar_cfg)
+    write(
+        "sar",
+        sar,
+        sar_cfg.to_dict(),
+        f"{sar.clocks_per_conversion(sar_cfg.steps)} clocks per full conversion",
+    )
+    try:
+        check_chain(sar_cfg, nmpu_cfg)
+    except ValueError as exc:
+        print(f"note: no tile.v: {exc}")
+        return 0
+    tile = TilePeriphery(sar_cfg, nmpu_cfg)
+    write("tile", tile, {"sar": sar_cfg.to_dict(), "nmpu": nmpu_cfg.to_dict()}, "SAR -> NMPU")
     return 0
 
 
