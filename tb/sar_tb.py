@@ -34,6 +34,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from hw.sar import SAR
 from model.sar import AnalogFrontEnd, SARConfig, sar_convert
+from tb.sar_bus import dac_states, decision_masks, pack_bits, unpack_payload
 
 
 def load_params() -> dict:
@@ -87,27 +88,6 @@ class SARTB:
         self.checked = 0
         self.clocks = 0
 
-    # -- helpers -----------------------------------------------------------------
-    def states_of(self, dac: int) -> np.ndarray:
-        cfg = self.cfg
-        nbytes = (cfg.columns * cfg.steps + 7) // 8
-        bits = np.unpackbits(
-            np.frombuffer(dac.to_bytes(nbytes, "little"), np.uint8), bitorder="little"
-        )[: cfg.columns * cfg.steps].reshape(cfg.columns, cfg.steps)
-        return (bits.astype(np.int64) << np.arange(cfg.steps)).sum(axis=1)
-
-    @staticmethod
-    def pack(bits) -> int:
-        return int.from_bytes(np.packbits(np.asarray(bits, np.uint8), bitorder="little"), "little")
-
-    def unpack_payload(self, p: int) -> tuple[np.ndarray, np.ndarray]:
-        cfg = self.cfg
-        wm, sm = (1 << cfg.out_width) - 1, (1 << cfg.steps) - 1
-        base = cfg.columns * cfg.out_width
-        codes = np.array([(p >> (c * cfg.out_width)) & wm for c in range(cfg.columns)])
-        dec = np.array([(p >> (base + c * cfg.steps)) & sm for c in range(cfg.columns)])
-        return codes, dec
-
     # -- setup -------------------------------------------------------------------
     async def reset(self):
         dut = self.dut
@@ -130,14 +110,14 @@ class SARTB:
             if dac == 0:  # not converting: cmp is ignored, drive garbage
                 dut.cmp.value = int(self.rng.integers(0, 2**31)) & ((1 << cfg.columns) - 1)
                 continue
-            states = self.states_of(dac)
+            states = dac_states(self.cfg, dac)
             tops = np.array([int(s).bit_length() - 1 for s in states])
             step = int(tops[0])
             assert (tops == step).all(), f"cycle {self.cycle}: columns disagree on the step {tops}"
             n = self.held
             assert 0 <= n < self.n, f"cycle {self.cycle}: dac active without an accepted start"
             self.steps_seen.setdefault(n, []).append(step)
-            dut.cmp.value = self.pack(self.fe.compare(self.v[n], states, step, n))
+            dut.cmp.value = pack_bits(self.fe.compare(self.v[n], states, step, n))
 
     async def start_driver(self):
         """Start each vector after a random gap; also pulse ``start`` while busy (ignored)."""
@@ -216,8 +196,8 @@ class SARTB:
             )
             steps = self.steps_seen.get(n, [])
             assert steps == list(range(k)), f"vector {n}: steps {steps}, expected 0..{k - 1}"
-            codes, dec = self.unpack_payload(payload)
-            exp_dec = (self.exp_dec[n].astype(np.int64) << np.arange(cfg.steps)).sum(axis=1)
+            codes, dec = unpack_payload(cfg, payload)
+            exp_dec = decision_masks(self.exp_dec[n])
             for c in np.flatnonzero(codes != self.exp_codes[n])[:1]:
                 raise AssertionError(
                     f"vector {n} column {c} (k={k}, v={self.v[n, c]!r}): code "
