@@ -32,21 +32,23 @@ def run_nmpu_tb(
     seed: int,
     vectors: int,
     testcase: str | None = None,
-    build: bool = True,
+    repeats: int = 1,
 ) -> tuple[RunResult, list[dict]]:
     """Run tb.nmpu_tb on ``sim``; returns the run result and each cocotb test's figures.
 
-    ``build=False`` reruns the simulation already built in ``build_dir``.
+    ``repeats`` > 1 makes the full-rate test stream that many fresh stimuli in the
+    same simulation (one figure each), for benchmark medians.
     """
     build_dir = Path(build_dir)
     verilog = build_dir / "nmpu.v"
-    dut = write_nmpu_verilog(cfg, verilog) if build else NMPU(cfg)
+    dut = write_nmpu_verilog(cfg, verilog)
     summary = build_dir / "summary.jsonl"
     summary.unlink(missing_ok=True)
     settings = {
         "config": cfg.to_dict(),
         "vectors": vectors,
         "latency": dut.latency,
+        "repeats": repeats,
         "summary": str(summary.resolve()),
     }
     result = run_cocotb(
@@ -58,7 +60,6 @@ def run_nmpu_tb(
         seed=seed,
         extra_env={"NMPU_TB": json.dumps(settings)},
         testcase=testcase,
-        build=build,
     )
     figures = [json.loads(line) for line in summary.read_text().splitlines()]
     return result, figures

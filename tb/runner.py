@@ -79,13 +79,11 @@ def run_cocotb(
     extra_env: dict[str, str] | None = None,
     testcase: str | None = None,
     waves: bool = False,
-    build: bool = True,
 ) -> RunResult:
     """Build ``sources`` for ``sim`` in ``build_dir`` and run ``test_module`` with ``seed``.
 
     Raises ``AssertionError`` naming the failed count and the log location when
-    any cocotb test fails, so pytest reports it as a test failure. ``build=False``
-    reuses the simulator build already in ``build_dir`` (benchmark repeats).
+    any cocotb test fails, so pytest reports it as a test failure.
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -103,16 +101,15 @@ def run_cocotb(
     build_dir.mkdir(parents=True, exist_ok=True)
     runner = get_runner(sim)
     t0 = time.perf_counter()
-    if build:
-        runner.build(
-            sources=[str(s) for s in sources],
-            hdl_toplevel=toplevel,
-            build_dir=build_dir,
-            build_args=build_args,
-            timescale=TIMESCALE,
-            waves=waves,
-            log_file=build_dir / "build.log",
-        )
+    runner.build(
+        sources=[str(s) for s in sources],
+        hdl_toplevel=toplevel,
+        build_dir=build_dir,
+        build_args=build_args,
+        timescale=TIMESCALE,
+        waves=waves,
+        log_file=build_dir / "build.log",
+    )
     t1 = time.perf_counter()
     env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env.update(extra_env or {})

@@ -58,16 +58,11 @@ def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
     from model.nmpu import NMPUConfig
     from tb.nmpu_run import run_nmpu_tb
 
-    cfg = NMPUConfig()
-    rates = []
-    for r in range(repeats):
-        _, figures = run_nmpu_tb(
-            sim=sim, cfg=cfg, build_dir=BUILD / "nmpu", seed=r + 1, vectors=vectors,
-            testcase="full_rate", build=(r == 0),
-        )  # fmt: skip
-        full = figures[0]
-        rates.append(full["beats_in"] / full["seconds"])
-    return statistics.median(rates)
+    _, figures = run_nmpu_tb(
+        sim=sim, cfg=NMPUConfig(), build_dir=BUILD / "nmpu" / sim, seed=1, vectors=vectors,
+        testcase="full_rate", repeats=repeats,
+    )  # fmt: skip
+    return statistics.median(f["beats_in"] / f["seconds"] for f in figures)
 
 
 def bench_tile_rtl(sim: str) -> dict:
