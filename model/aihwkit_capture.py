@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .crossbar import CrossbarConfig, choose_out_scale
+from .crossbar import CrossbarConfig, reference_and_scale
 
 
 def versions() -> dict[str, str]:
@@ -143,10 +143,7 @@ def simulate(
 ) -> AihwkitResult:
     """aihwkit twin of ``model.crossbar.simulate``."""
     chip = program(cfg, w, seed=seed)
-    w = np.asarray(w, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
-    reference = x @ w
-    if out_scale is None:
-        cal = reference if calib_x is None else np.asarray(calib_x, dtype=np.float64) @ w
-        out_scale = choose_out_scale(cal, cfg.out_percentile, cfg.out_headroom)
-    return AihwkitResult(chip.read(x) / out_scale, reference, float(out_scale), chip)
+    reference, out_scale = reference_and_scale(cfg, w, x, calib_x, out_scale)
+    return AihwkitResult(
+        chip.read(np.asarray(x, dtype=np.float64)) / out_scale, reference, out_scale, chip
+    )

@@ -61,6 +61,8 @@ from typing import Any
 
 import numpy as np
 
+from .config import known_kwargs
+
 #: Version of this model's equations and random-draw order (recorded in capture provenance).
 MODEL_VERSION = "1"
 #: Programming-noise polynomial ``sigma = c0 + c1 g + c2 g^2`` (uS, g = G_T / g_max),
@@ -165,13 +167,7 @@ class CrossbarConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CrossbarConfig:
-        if not isinstance(d, dict):
-            raise ValueError(f"crossbar config must be a JSON object, not {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"CrossbarConfig: unknown parameter(s) {unknown}")
-        return cls(**d)
+        return cls(**known_kwargs(cls, d))
 
 
 # -- the published device statistics ------------------------------------------------
@@ -357,12 +353,17 @@ def simulate(
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     chip = program(cfg, w, rng)
+    reference, out_scale = reference_and_scale(cfg, w, x, calib_x, out_scale)
+    return CrossbarResult(read(chip, x) / out_scale, reference, out_scale, chip)
+
+
+def reference_and_scale(cfg: CrossbarConfig, w, x, calib_x, out_scale) -> tuple[np.ndarray, float]:
+    """The ideal MAC ``x @ w`` and the output scale (given, or chosen on ``calib_x``)."""
     w = np.asarray(w, dtype=np.float64)
-    x = np.asarray(x, dtype=np.float64)
-    reference = x @ w
+    reference = np.asarray(x, dtype=np.float64) @ w
     if out_scale is None:
         cal = reference if calib_x is None else np.asarray(calib_x, dtype=np.float64) @ w
         out_scale = choose_out_scale(cal, cfg.out_percentile, cfg.out_headroom)
     elif not (math.isfinite(out_scale) and out_scale > 0):
         raise ValueError(f"out_scale must be a positive finite number, not {out_scale!r}")
-    return CrossbarResult(read(chip, x) / out_scale, reference, float(out_scale), chip)
+    return reference, float(out_scale)

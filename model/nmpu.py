@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .config import known_kwargs
 from .fixed import (
     MAX_MODEL_BITS,
     ROUNDING_MODES,
@@ -259,13 +260,7 @@ class NMPUConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NMPUConfig:
         """Build from a dict (capture files, JSON on the command line); unknown keys are errors."""
-        if not isinstance(d, dict):
-            raise ValueError(f"NMPU config must be a JSON object, not {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls) if f.init}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"NMPUConfig: unknown parameter(s) {unknown}")
-        kw = dict(d)
+        kw = known_kwargs(cls, d)
         for name in ("phase_shifts", "phase_signs"):
             if kw.get(name) is not None:
                 kw[name] = tuple(kw[name])

@@ -45,11 +45,12 @@ Let ``N = 2**out_width`` and ``LSB = 2 / N`` of the normalised full scale.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .config import known_kwargs
 
 #: Largest number of bit-cycles accepted; more is not a sensible SAR.
 MAX_STEPS = 32
@@ -178,13 +179,7 @@ class SARConfig:
     @classmethod
     def from_dict(cls, d: dict) -> SARConfig:
         """Build from a dict as written by :meth:`to_dict`; unknown keys raise ``ValueError``."""
-        if not isinstance(d, dict):
-            raise ValueError(f"SARConfig.from_dict needs a dict, not {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"SARConfig.from_dict: unknown keys {unknown}")
-        kwargs = dict(d)
+        kwargs = known_kwargs(cls, d)
         if kwargs.get("weights") is not None:
             kwargs["weights"] = tuple(kwargs["weights"])
         return cls(**kwargs)
