@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from hw.nmpu import NMPU
-from hw.verilog import to_verilog
+from hw.verilog import write_verilog
 from model.nmpu import NMPUConfig
 from tb.runner import RunResult, run_cocotb
 
@@ -17,10 +17,7 @@ from tb.runner import RunResult, run_cocotb
 def write_nmpu_verilog(cfg: NMPUConfig, path: Path) -> NMPU:
     """Write ``cfg``'s NMPU as Verilog module ``nmpu`` to ``path``; returns the component."""
     dut = NMPU(cfg)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = to_verilog(dut, "nmpu")
-    if not path.exists() or path.read_text() != text:  # keep mtime: no needless rebuilds
-        path.write_text(text)
+    write_verilog(dut, "nmpu", path)
     return dut
 
 

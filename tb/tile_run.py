@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.tile import TilePeriphery
-from hw.verilog import to_verilog
+from hw.verilog import write_verilog
 from model.capture import load
 from model.nmpu import NMPUConfig
 from model.sar import SARConfig
@@ -32,9 +32,7 @@ def run_tile_tb(
     build_dir.mkdir(parents=True, exist_ok=True)
     verilog = build_dir / "tile.v"
     tile = TilePeriphery(SARConfig.from_dict(cap.sar_config), NMPUConfig.from_dict(cap.nmpu_config))
-    text = to_verilog(tile, "tile")
-    if not verilog.exists() or verilog.read_text() != text:
-        verilog.write_text(text)
+    write_verilog(tile, "tile", verilog)
     summary, hw_out = build_dir / "summary.json", build_dir / "hw_out.npy"
     for p in (summary, hw_out):
         p.unlink(missing_ok=True)
