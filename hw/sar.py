@@ -99,8 +99,11 @@ class SAR(wiring.Component):
         steps_q = Signal(range(1, cfg.steps + 1), init=cfg.steps)  # latched active_steps
         step_q = Signal(range(cfg.steps))  # current step index
         trial_q = Signal(cfg.steps)  # one-hot trial bit of the current step
-        # Per-column SAR registers (kept decisions).
-        dec_q = [Signal(cfg.steps, name=f"dec_q{c}") for c in range(cfg.columns)]
+        # Per-column SAR registers (kept decisions), column c at [c*steps, (c+1)*steps).
+        # One wide register rather than one per column: every bus below is then a
+        # single wide expression, which Icarus evaluates once per change instead of
+        # once per changed column (quadratic in columns).
+        dec_q = Signal(cfg.columns * cfg.steps)
 
         # -- combinational ---------------------------------------------------
         accept = Signal()  # start seen while idle
@@ -126,26 +129,28 @@ class SAR(wiring.Component):
             fill_value = Mux(steps_q == k, cfg.fill(k), fill_value)
         m.d.comb += fill.eq(fill_value)
 
-        dac_cols = []
+        trial_all = trial_q.replicate(cfg.columns)  # the trial bit in every column
+        # Switch states presented to the CDACs: kept decisions plus the trial bit.
+        m.d.comb += self.dac.eq(Mux(running_q, dec_q | trial_all, 0))
+        m.d.comb += self.o.payload.decisions.eq(dec_q)
+        # Operand isolation: the correction adders see the decisions only while a
+        # result is held, so they do not toggle at every step (saves power, and
+        # keeps the simulators from re-evaluating every column's sum per step).
+        dec_held = Signal(cfg.columns * cfg.steps)
+        m.d.comb += dec_held.eq(Mux(valid_q, dec_q, 0))
         for c in range(cfg.columns):
-            # Switch state presented to the CDAC: kept decisions plus the trial bit.
-            dac_cols.append(Mux(running_q, dec_q[c] | trial_q, 0))
+            dec_c = dec_held.word_select(c, cfg.steps)
             # Digital correction: sum of b_i * w_i (constant weights) + fill, saturated.
             total = Signal(cfg.sum_width, name=f"sum{c}")
-            terms = [
-                Mux(dec_q[c][i], Const(w, cfg.sum_width), 0) for i, w in enumerate(cfg.weights)
-            ]
             acc = fill
-            for t in terms:
-                acc = acc + t
+            for i, w in enumerate(cfg.weights):
+                acc = acc + Mux(dec_c[i], Const(w, cfg.sum_width), 0)
             m.d.comb += total.eq(acc)
             if sum(cfg.weights) > cfg.full_code:  # redundant weights can overshoot: saturate
                 code = Mux(total > cfg.full_code, cfg.full_code, total[: cfg.out_width])
             else:  # sum of all weights is the full code: no overflow possible
                 code = total[: cfg.out_width]
             m.d.comb += self.o.payload.codes[c].eq(code)
-            m.d.comb += self.o.payload.decisions[c].eq(dec_q[c])
-        m.d.comb += self.dac.eq(Cat(*dac_cols))  # column 0 in the LSBs
         m.d.comb += [
             self.o.valid.eq(valid_q),
             self.busy.eq(running_q | valid_q),
@@ -159,12 +164,11 @@ class SAR(wiring.Component):
                 step_q.eq(0),
                 trial_q.eq(1),
             ]
-            m.d.sync += [d.eq(0) for d in dec_q]
+            m.d.sync += dec_q.eq(0)
         with m.Elif(running_q):
             # Keep b_i = cmp for every column.
-            m.d.sync += [
-                dec_q[c].eq(dec_q[c] | Mux(self.cmp[c], trial_q, 0)) for c in range(cfg.columns)
-            ]
+            cmp_all = Cat(self.cmp[c].replicate(cfg.steps) for c in range(cfg.columns))
+            m.d.sync += dec_q.eq(dec_q | (cmp_all & trial_all))
             m.d.sync += [step_q.eq(step_q + 1), trial_q.eq(trial_q << 1)]
             with m.If(last_step):
                 m.d.sync += [running_q.eq(0), valid_q.eq(1), trial_q.eq(0)]

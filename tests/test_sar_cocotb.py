@@ -41,9 +41,9 @@ def write_verilog(cfg: SARConfig, build_dir) -> str:
     return path
 
 
-#: Icarus 11 runs this netlist very slowly when many comparator bits toggle per
-#: clock (measured in plain Verilog, no cocotb: ~3 ms/clock at 32 columns, ~1.7
-#: s/clock at 256 columns), so the 256-column case runs on Verilator only.
+#: Icarus 11 runs wide SAR netlists very slowly: about 600 clocks/s at 32 columns
+#: but 1-2 clocks/s at 256 (Verilator: ~4,000), so the 256-column case runs on
+#: Verilator only. See docs/tile.md, "Simulation speed".
 RUNS = [(sim, case) for case in CASES for sim in ("icarus", "verilator")]
 RUNS.remove(("icarus", "default256"))
 
