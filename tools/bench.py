@@ -79,22 +79,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--vectors", type=int, default=100, help="NMPU vectors per RTL run")
     args = parser.parse_args(argv)
-    print(f"== make bench: medians of {args.repeats} repeats ==")
-    for name, figure in bench_models(args.repeats):
-        print(f"{name:44s}: {figure}")
+    rows = bench_models(args.repeats)  # printed together at the end, after the simulators' logs
     nmpu_rate = {}
     for sim in ("icarus", "verilator"):
         nmpu_rate[sim] = bench_nmpu_rtl(sim, args.repeats, args.vectors)
-        print(f"{'NMPU RTL, paper default, full rate, ' + sim:44s}: {nmpu_rate[sim]:,.0f} beats/s "
-              f"({nmpu_rate[sim] * 64:,.0f} columns/s)")  # fmt: skip
-    print(f"{'  Verilator / Icarus':44s}: {nmpu_rate['verilator'] / nmpu_rate['icarus']:.1f}x")
+        rate = nmpu_rate[sim]
+        figure = f"{rate:,.0f} beats/s ({rate * 64:,.0f} columns/s)"
+        rows.append((f"NMPU RTL, paper default, full rate, {sim}", figure))
+    rows.append(("  Verilator / Icarus", f"{nmpu_rate['verilator'] / nmpu_rate['icarus']:.1f}x"))
     tile = {}
     for sim in ("icarus", "verilator"):
         fig = bench_tile_rtl(sim)
         tile[sim] = fig["cycles"] / fig["seconds"]
-        print(f"{'tile closed loop, 32 columns, ' + sim:44s}: {tile[sim]:,.0f} clocks/s "
-              f"({fig['conversions'] / fig['seconds']:,.1f} conversions/s)")  # fmt: skip
-    print(f"{'  Verilator / Icarus':44s}: {tile['verilator'] / tile['icarus']:.1f}x")
+        figure = f"{tile[sim]:,.0f} clocks/s ({fig['conversions'] / fig['seconds']:,.1f} conv/s)"
+        rows.append((f"tile closed loop, 32 columns, {sim}", figure))
+    rows.append(("  Verilator / Icarus", f"{tile['verilator'] / tile['icarus']:.1f}x"))
+    print(f"\n== make bench: medians of {args.repeats} repeats (tile: one run) ==")
+    for name, figure in rows:
+        print(f"{name:46s}: {figure}")
     return 0
 
 
