@@ -31,6 +31,7 @@ def test_capture_through_tile_rtl(capture, sim, seed, build_dir):
         capture=CAPTURES[capture],
         build_dir=build_dir,
         seed=seed,
+        front_end=cap.provenance["adc_front_end"],  # the instance it was calibrated with
         idle=0.2,
         backpressure=0.3,
     )
@@ -45,13 +46,13 @@ def test_capture_through_tile_rtl(capture, sim, seed, build_dir):
 
 @pytest.mark.cocotb
 def test_tile_with_adc_mismatch_and_noise(seed, build_dir):
-    """A sampled mismatch/offset/noise instance, approximate conversion: still bit-exact."""
+    """Another mismatch/offset/noise instance, approximate conversion: still bit-exact."""
     _, fig, _ = run_tile_tb(
         sim="verilator",
         capture=CAPTURES["builtin"],
         build_dir=build_dir,
         seed=seed,
-        front_end={"mismatch": 0.02, "offset": 0.5, "noise": 0.3, "seed": seed},
+        front_end={"mismatch": 0.04, "offset": 1.0, "noise": 0.5, "seed": seed},
         active_steps=6,
         backpressure=0.5,
     )

@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", action="store_true", help="NMPU alone on random data")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--vectors", type=int, default=200, help="synthetic vectors")
-    adc = parser.add_argument_group("ADC analog front end (default: ideal)")
+    adc = parser.add_argument_group(
+        "ADC analog front end (default: the instance the capture was calibrated with)"
+    )
+    adc.add_argument("--adc-ideal", action="store_true", help="ideal front end")
     adc.add_argument("--adc-mismatch", type=float, default=0.0, help="unit-cap relative sigma")
     adc.add_argument("--adc-offset", type=float, default=0.0, help="comparator offset sigma, LSB")
     adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_synthetic(args.sim, args.seed, args.vectors)
     from tools.sim_capture import run_capture
 
-    fe = None
+    fe = {} if args.adc_ideal else None
     if args.adc_mismatch or args.adc_offset or args.adc_noise:
         fe = {
             "mismatch": args.adc_mismatch,

@@ -19,9 +19,15 @@ REPO = Path(__file__).resolve().parent.parent
 def run_capture(
     sim: str, capture: Path, seed: int, front_end: dict | None = None, traffic: bool = True
 ) -> int:
-    """Co-verify ``capture`` on ``sim``; print the figures; 0 iff no mismatch."""
+    """Co-verify ``capture`` on ``sim``; print the figures; 0 iff no mismatch.
+
+    ``front_end``: the ADC analog front end's ``AnalogFrontEnd.sample`` settings;
+    ``None`` takes the one the capture was calibrated with, ``{}`` the ideal one.
+    """
     t0 = time.perf_counter()
     cap = load(capture)  # validates: a malformed file stops here, naming file and field
+    if front_end is None:
+        front_end = cap.provenance.get("adc_front_end") or {}
     build = REPO / "build" / "sim" / f"tile_{Path(capture).stem}"
     result, fig, hw_out = run_tile_tb(
         sim=sim,
@@ -49,7 +55,8 @@ def run_capture(
         f"  network, layer   : {prov.get('network')}; {prov.get('layer')}",
         f"  noise            : {json.dumps(prov.get('noise'))}",
         f"  seed, command    : {prov.get('seed')}; {prov.get('command')}",
-        f"ADC front end      : {json.dumps(front_end) if front_end else 'ideal'}",
+        f"ADC front end      : {json.dumps(front_end) if front_end else 'ideal'}"
+        + (" (as calibrated)" if front_end == cap.provenance.get("adc_front_end") else ""),
         f"seed               : {seed}",
         f"vectors x columns  : {fig['vectors']} x {fig['columns']} "
         f"({fig['conversions']} conversions, {fig['codes_checked']} codes + decisions, "
