@@ -23,7 +23,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from model.fixed import bits_for
-from model.nmpu import PARAM_FIELDS, NMPUConfig, column_bits, param_data_width
+from model.nmpu import NMPUConfig, column_bits, param_data_width
 
 __all__ = ["NMPU", "ConfigPortSignature"]
 
@@ -112,7 +112,7 @@ class NMPU(wiring.Component):
         lanes, beats, phases = cfg.lanes, cfg.beats, cfg.phases
         m = Module()
 
-        fields = PARAM_FIELDS if cfg.bn else PARAM_FIELDS[:2]
+        fields = cfg.param_fields
         fmt = {f: cfg.param_format(f) for f in fields}
 
         # ---------------------------------------------------------------- control

@@ -10,13 +10,13 @@ ADC code and raw decision as well as every activation.
 from __future__ import annotations
 
 from amaranth.hdl import Module
-from amaranth.lib import stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
 
-from hw.nmpu import NMPU, ConfigPortSignature
+from hw.nmpu import NMPU
 from hw.sar import SAR
 from hw.serializer import CodeSerializer
-from model.nmpu import NMPUConfig, column_bits, param_data_width
+from model.nmpu import NMPUConfig
 from model.sar import SARConfig
 
 
@@ -31,6 +31,10 @@ def check_chain(sar_cfg: SARConfig, nmpu_cfg: NMPUConfig) -> None:
             f"SARConfig.out_width ({sar_cfg.out_width}) != NMPUConfig.in_width "
             f"({nmpu_cfg.in_width})"
         )
+
+
+SAR_PORTS = ("start", "active_steps", "dac", "cmp", "busy")
+NMPU_PORTS = ("cfg", "o", "frame_error", "cfg_error")
 
 
 class TilePeriphery(wiring.Component):
@@ -58,27 +62,16 @@ class TilePeriphery(wiring.Component):
         self.sar_cfg, self.nmpu_cfg = sar_cfg, nmpu_cfg
         self._sar = SAR(sar_cfg)
         self._nmpu = NMPU(nmpu_cfg)
+        # The outer ports are the blocks' own ports, re-exported unchanged.
+        sar_ports, nmpu_ports = self._sar.signature.members, self._nmpu.signature.members
         super().__init__(
             {
-                "start": In(1),
-                "active_steps": In(range(1, sar_cfg.steps + 1)),
-                "dac": Out(sar_cfg.columns * sar_cfg.steps),
-                "cmp": In(sar_cfg.columns),
-                "busy": Out(1),
-                "cfg": In(
-                    ConfigPortSignature(2 + column_bits(nmpu_cfg), param_data_width(nmpu_cfg))
-                ),
-                "o": Out(stream.Signature(self._nmpu.out_layout)),
+                **{name: sar_ports[name] for name in SAR_PORTS},
+                **{name: nmpu_ports[name] for name in NMPU_PORTS},
                 "adc_fire": Out(1),
                 "adc_payload": Out(self._sar.payload_layout.size),
-                "frame_error": Out(1),
-                "cfg_error": Out(1),
             }
         )
-
-    @property
-    def nmpu_latency(self) -> int:
-        return self._nmpu.latency
 
     def elaborate(self, platform):
         m = Module()

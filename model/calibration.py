@@ -41,26 +41,6 @@ import numpy as np
 from .fixed import QFormat
 
 
-def ideal_adc_codes(v, width: int) -> np.ndarray:
-    """Signed view of the ideal ADC code of normalised values ``v``: ``floor(v * 2**(width-1))``.
-
-    Equals ``code - 2**(width-1)`` for the offset-binary ideal quantiser of
-    DESIGN 4.5, values outside [-1, 1) clipped to the rails.
-    """
-    half = 1 << (width - 1)
-    v = np.asarray(v, dtype=np.float64)
-    return np.clip(np.floor(v * half), -half, half - 1).astype(np.int64)
-
-
-def nmpu_out_frac(cfg) -> int:
-    """Fraction bits of the NMPU output integer, from the DESIGN 3.3 fields of ``cfg``."""
-    s, o = cfg.scale_fmt, cfg.offset_fmt
-    frac = max(s.frac_bits, o.frac_bits) - cfg.mid_lsb_cut - cfg.mid_round_bits
-    if cfg.bn:
-        frac = max(frac + cfg.bn_scale_fmt.frac_bits, cfg.bn_offset_fmt.frac_bits)
-    return frac - cfg.out_lsb_cut - cfg.out_round_bits
-
-
 def quantise(values, fmt: QFormat, name: str, *, saturate: bool = False) -> np.ndarray:
     """Round real ``values`` [columns] to raw integers of ``fmt`` (nearest, ties away from 0).
 
@@ -246,7 +226,7 @@ def calibrate(
     offset_refit = resid.sum(axis=0) / use.sum(axis=0)
     offset = quantise(offset_refit, cfg.offset_fmt, "offset")
 
-    out_frac = nmpu_out_frac(cfg)
+    out_frac = cfg.out_frac
     lo, hi = cfg.out_range
     if act_lsb is None:
         act_lsb = choose_act_lsb(a_gain * ref + bias, hi, act_percentile)

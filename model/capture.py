@@ -44,10 +44,10 @@ from typing import Any
 import numpy as np
 
 from .fixed import QFormat
+from .nmpu import PARAM_FIELDS
 
 SCHEMA = "aimc-capture"
 SCHEMA_VERSION = 1
-PARAM_FIELDS = ("scale", "offset", "bn_scale", "bn_offset")
 REQUIRED_ARRAYS = ("analog", *PARAM_FIELDS, "reference", "metadata")
 OPTIONAL_ARRAYS = ("labels",)
 REQUIRED_META = ("schema", "schema_version", "sar_config", "nmpu_config", "provenance", "scaling")

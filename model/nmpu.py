@@ -237,6 +237,11 @@ class NMPUConfig:
         """Fraction bits of the stage-1 output: ``y`` is ``Q(mid_width - frac_y, frac_y)``."""
         return self.ranges["y"].frac
 
+    @property
+    def param_fields(self) -> tuple[str, ...]:
+        """The per-column parameters this unit has (batch-norm's only when ``bn``)."""
+        return PARAM_FIELDS if self.bn else PARAM_FIELDS[:2]
+
     def param_format(self, name: str) -> QFormat:
         """The fixed-point format of per-column parameter ``name`` (one of PARAM_FIELDS)."""
         if name not in PARAM_FIELDS:
@@ -288,7 +293,7 @@ def check_params(
     for name in PARAM_FIELDS:
         value = given[name]
         if value is None:
-            if cfg.bn or name in ("scale", "offset"):
+            if name in cfg.param_fields:
                 raise ValueError(f"nmpu: parameter '{name}' is required")
             continue
         arr = np.asarray(value)
@@ -387,5 +392,4 @@ def param_address(cfg: NMPUConfig, name: str, column: int) -> int:
 
 def param_data_width(cfg: NMPUConfig) -> int:
     """Width of the configuration port's data bus: the widest parameter format."""
-    names = PARAM_FIELDS if cfg.bn else PARAM_FIELDS[:2]
-    return max(cfg.param_format(n).width for n in names)
+    return max(cfg.param_format(n).width for n in cfg.param_fields)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.fixed import int_range
-from model.nmpu import PARAM_FIELDS, NMPUConfig
+from model.nmpu import NMPUConfig
 
 
 def _pick(rng: np.random.Generator, lo: int, hi: int, size: int, small: tuple[int, int]):
@@ -27,7 +27,7 @@ def _pick(rng: np.random.Generator, lo: int, hi: int, size: int, small: tuple[in
 def random_params(cfg: NMPUConfig, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Raw per-column parameters for every field the config has, within their formats."""
     params = {}
-    for name in PARAM_FIELDS if cfg.bn else PARAM_FIELDS[:2]:
+    for name in cfg.param_fields:
         fmt = cfg.param_format(name)
         one = 1 << fmt.frac_bits  # raw value of 1.0
         small = (-one // 4, one // 4) if name.endswith("offset") else (one // 2, 2 * one)
@@ -45,7 +45,7 @@ def random_params(cfg: NMPUConfig, rng: np.random.Generator) -> dict[str, np.nda
 def extreme_params(cfg: NMPUConfig, corner: str) -> dict[str, np.ndarray]:
     """All columns at one format corner: ``"max"`` (every field at max) or ``"min"``."""
     params = {}
-    for name in PARAM_FIELDS if cfg.bn else PARAM_FIELDS[:2]:
+    for name in cfg.param_fields:
         fmt = cfg.param_format(name)
         value = fmt.max_raw if corner == "max" else fmt.min_raw
         params[name] = np.full(cfg.columns, value, dtype=np.int64)

@@ -28,7 +28,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly
 
 from model.capture import load
-from model.nmpu import PARAM_FIELDS, NMPUConfig, nmpu, param_address
+from model.nmpu import NMPUConfig, nmpu, param_address
 from model.sar import AnalogFrontEnd, SARConfig, sar_convert, to_signed
 from tb.sar_bus import dac_states, decision_masks, pack_bits, unpack_payload
 
@@ -42,7 +42,7 @@ class Golden:
         self.codes, dec = sar_convert(sar_cfg, fe, self.flat, active_steps=k)
         self.decisions = decision_masks(dec)
         x = to_signed(sar_cfg, self.codes) if nmpu_cfg.in_signed else self.codes
-        self.params = {f: getattr(cap, f) for f in PARAM_FIELDS if nmpu_cfg.bn or f[:2] != "bn"}
+        self.params = {f: getattr(cap, f) for f in nmpu_cfg.param_fields}
         self.out = nmpu(nmpu_cfg, x.reshape(vectors, phases, columns), **self.params)
 
 

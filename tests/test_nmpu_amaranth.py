@@ -12,7 +12,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from hw.nmpu import NMPU
-from model.nmpu import PARAM_FIELDS, NMPUConfig, nmpu, param_address
+from model.nmpu import NMPUConfig, nmpu, param_address
 from tb.nmpu_stimulus import random_codes, random_params
 
 SMALL = dict(columns=8, lanes=2)
@@ -41,7 +41,7 @@ def run_nmpu_sim(cfg: NMPUConfig, seed: int, vectors: int, gaps: bool, writes: b
     params = random_params(cfg, rng)
     snapshots = []  # parameters in force for each vector (taken at its first beat)
     actual = []
-    fields = [f for f in PARAM_FIELDS if f in params]
+    fields = cfg.param_fields
 
     async def bench(ctx):
         shadow = {f: params[f].copy() for f in fields}
@@ -128,3 +128,54 @@ def test_nmpu_matches_model(name, gaps, seed):
         f"{len(mismatches)} mismatches; first at vector, column {tuple(mismatches[0])}: "
         f"expected {expected[tuple(mismatches[0])]}, got {actual[tuple(mismatches[0])]}"
     )
+
+
+def test_error_flags_fire_and_a_bad_write_is_dropped(seed):
+    """A write to a missing column sets cfg_error and changes nothing; a beat whose
+    first/last flags disagree with the beat count sets frame_error (both sticky)."""
+    cfg = NMPUConfig(columns=3, lanes=1)  # 2 address bits for 3 columns: column 3 is missing
+    rng = np.random.default_rng(seed)
+    params = random_params(cfg, rng)
+    codes = random_codes(cfg, rng, 1)
+    dut = NMPU(cfg)
+    outputs, flags = [], {}
+
+    async def bench(ctx):
+        for f in cfg.param_fields:
+            for c in range(cfg.columns):
+                ctx.set(dut.cfg.addr, param_address(cfg, f, c))
+                ctx.set(dut.cfg.data, int(params[f][c]) & 0xFFFF)
+                ctx.set(dut.cfg.we, 1)
+                await ctx.tick()
+        assert not ctx.get(dut.cfg_error)
+        ctx.set(dut.cfg.addr, param_address(cfg, "scale", 0) | 3)  # column 3 of "scale"
+        ctx.set(dut.cfg.data, 0x55)
+        await ctx.tick()
+        ctx.set(dut.cfg.we, 0)
+        flags["cfg_error"] = ctx.get(dut.cfg_error)
+        ctx.set(dut.o.ready, 1)
+        for b in range(cfg.beats):  # a well-formed vector: the dropped write must not show
+            ctx.set(dut.i.payload.codes[0], int(codes[0, 0, b]))
+            ctx.set(dut.i.payload.first, b == 0)
+            ctx.set(dut.i.payload.last, b == cfg.beats - 1)
+            ctx.set(dut.i.valid, 1)
+            await ctx.tick()
+        flags["frame_error_clean"] = ctx.get(dut.frame_error)
+        ctx.set(dut.i.payload.first, 0)  # beat 0 of the next vector without `first`
+        await ctx.tick()
+        ctx.set(dut.i.valid, 0)
+        for _ in range(2 * dut.latency):
+            if ctx.get(dut.o.valid) and len(outputs) < cfg.beats:
+                outputs.append(ctx.get(dut.o.payload.data[0]))
+            await ctx.tick()
+        flags["frame_error"] = ctx.get(dut.frame_error)
+        flags["cfg_error_still"] = ctx.get(dut.cfg_error)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert flags == {
+        "cfg_error": 1, "frame_error_clean": 0, "frame_error": 1, "cfg_error_still": 1,
+    }  # fmt: skip
+    np.testing.assert_array_equal(outputs, nmpu(cfg, codes, **params)[0])

@@ -218,3 +218,23 @@ def test_model_rejects_bad_inputs_naming_them():
         nmpu(cfg, x, **{**p, "bn_offset": None})
     with pytest.raises(ValueError, match="'x' must be an integer array"):
         nmpu(cfg, x.astype(float), **p)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"mid_lsb_cut": 0, "mid_round_bits": 4, "out_lsb_cut": 10, "out_round_bits": 4},
+        {"bn_offset_fmt": "Q(8,18)", "out_lsb_cut": 14},
+        {"bn": False, "activation": "none", "out_lsb_cut": 0, "out_round_bits": 1},
+    ],
+)
+def test_fraction_bits_follow_design_3_3(kw):
+    """out_frac from DESIGN 3.3's alignment rules, written out independently of the ranges."""
+    cfg = NMPUConfig(columns=8, lanes=8, **kw)
+    frac = max(cfg.scale_fmt.frac_bits, cfg.offset_fmt.frac_bits)
+    frac -= cfg.mid_lsb_cut + cfg.mid_round_bits
+    assert cfg.frac_y == frac
+    if cfg.bn:
+        frac = max(frac + cfg.bn_scale_fmt.frac_bits, cfg.bn_offset_fmt.frac_bits)
+    assert cfg.out_frac == frac - cfg.out_lsb_cut - cfg.out_round_bits

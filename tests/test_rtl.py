@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from model.nmpu import PARAM_FIELDS, NMPUConfig
+from model.nmpu import NMPUConfig
 from model.sar import SARConfig
 from tb.runner import VERILATOR_WAIVERS, setup_verilator
 from tools.rtl import main as rtl_main
@@ -82,7 +82,9 @@ def test_verilog_synthesizes(args, build_dir):
     sar_cfg = SARConfig.from_dict(json.loads((build_dir / "sar.json").read_text()))
     # Registers that must survive synthesis: the NMPU's two parameter banks (shadow and
     # active, every field of every column) and each SAR column's decision register.
-    banks = 2 * nmpu_cfg.columns * sum(nmpu_cfg.param_format(f).width for f in PARAM_FIELDS)
+    banks = (
+        2 * nmpu_cfg.columns * sum(nmpu_cfg.param_format(f).width for f in nmpu_cfg.param_fields)
+    )
     needed = {"nmpu": banks, "sar": sar_cfg.columns * sar_cfg.steps}
     needed["tile"] = needed["nmpu"] + needed["sar"]
     for top in MODULES:

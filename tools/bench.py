@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.nmpu import NMPUConfig
+
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build" / "bench"
 
@@ -30,7 +32,7 @@ def median_seconds(fn, repeats: int) -> float:
 
 def bench_models(repeats: int) -> list[tuple[str, str]]:
     """Golden-model throughput at the paper-default configurations."""
-    from model.nmpu import NMPUConfig, nmpu
+    from model.nmpu import nmpu
     from model.sar import AnalogFrontEnd, SARConfig, sar_convert
     from tb.nmpu_stimulus import random_codes, random_params
 
@@ -55,7 +57,6 @@ def bench_models(repeats: int) -> list[tuple[str, str]]:
 
 def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
     """Median input beats/s of the default NMPU at full rate (build excluded)."""
-    from model.nmpu import NMPUConfig
     from tb.nmpu_run import run_nmpu_tb
 
     _, figures = run_nmpu_tb(
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for sim in ("icarus", "verilator"):
         nmpu_rate[sim] = bench_nmpu_rtl(sim, args.repeats, args.vectors)
         rate = nmpu_rate[sim]
-        figure = f"{rate:,.0f} beats/s ({rate * 64:,.0f} columns/s)"
+        figure = f"{rate:,.0f} beats/s ({rate * NMPUConfig().lanes:,.0f} columns/s)"
         rows.append((f"NMPU RTL, paper default, full rate, {sim}", figure))
     rows.append(("  Verilator / Icarus", f"{nmpu_rate['verilator'] / nmpu_rate['icarus']:.1f}x"))
     tile = {}

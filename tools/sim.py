@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.synthetic:
         return run_synthetic(args.sim, args.seed, args.vectors)
+    from model.capture import load
     from tools.sim_capture import run_capture
 
     fe = {} if args.adc_ideal else None
@@ -89,11 +90,12 @@ def main(argv: list[str] | None = None) -> int:
             "seed": args.adc_seed,
         }
     capture = Path(args.capture) if args.capture else DEFAULT_CAPTURE
-    try:
-        return run_capture(args.sim, capture, args.seed, front_end=fe)
-    except (OSError, ValueError) as exc:  # a bad capture file: say which and why, no traceback
+    try:  # a bad capture file: say which file and field, no traceback
+        load(capture)
+    except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    return run_capture(args.sim, capture, args.seed, front_end=fe)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def run_capture(
     ``None`` takes the one the capture was calibrated with, ``{}`` the ideal one.
     """
     t0 = time.perf_counter()
-    cap = load(capture)  # validates: a malformed file stops here, naming file and field
+    cap = load(capture)
     if front_end is None:
         front_end = cap.provenance.get("adc_front_end") or {}
     build = REPO / "build" / "sim" / f"tile_{Path(capture).stem}"
