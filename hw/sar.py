@@ -18,15 +18,15 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.sar import SARConfig
+from model.golden.sar import SARConfig
 
 
 class SAR(wiring.Component):
-    """Lockstep SAR back end for ``cfg.columns`` column ADCs.
+    """Lockstep SAR back end for ``config.columns`` column ADCs.
 
     Parameters
     ----------
-    cfg : SARConfig
+    config : SARConfig
         Columns, steps, nominal weights and output width.
 
     Members
@@ -36,7 +36,7 @@ class SAR(wiring.Component):
     active_steps : In(range(1, steps + 1))
         Steps to run, sampled with an accepted ``start``; values outside
         ``1..steps`` are clamped into that range.
-    dac : Out(columns * steps)
+    dac : Out(ArrayLayout(unsigned(steps), columns))
         Switch states: column c at bits ``[c*steps, (c+1)*steps)``, bit i of a
         column = step i (bit 0 = first step, largest weight). All zero when
         not converting.
@@ -53,11 +53,11 @@ class SAR(wiring.Component):
         ``[columns*out_width + c*steps +: steps]``.
     """
 
-    def __init__(self, cfg: SARConfig):
-        if not isinstance(cfg, SARConfig):
-            raise TypeError(f"cfg must be a SARConfig, not {cfg!r}")
-        self.cfg = cfg
-        self.payload_layout = data.StructLayout(
+    def __init__(self, config: SARConfig):
+        if not isinstance(config, SARConfig):
+            raise TypeError(f"SAR takes a SARConfig, not {type(config).__name__}")
+        self.config = cfg = config
+        payload_layout = data.StructLayout(
             {
                 "codes": data.ArrayLayout(unsigned(cfg.out_width), cfg.columns),
                 "decisions": data.ArrayLayout(unsigned(cfg.steps), cfg.columns),
@@ -67,29 +67,31 @@ class SAR(wiring.Component):
             {
                 "start": In(1),
                 "active_steps": In(range(1, cfg.steps + 1)),
-                "dac": Out(cfg.columns * cfg.steps),
+                "dac": Out(data.ArrayLayout(unsigned(cfg.steps), cfg.columns)),
                 "cmp": In(cfg.columns),
                 "busy": Out(1),
-                "o": Out(stream.Signature(self.payload_layout)),
+                "o": Out(stream.Signature(payload_layout)),
             }
         )
 
-    # -- published timing (read by tests and the testbench) --------------------
-    def latency(self, active_steps: int) -> int:
-        """Clocks from the edge accepting ``start`` to the first edge that can transfer ``o``."""
-        self.cfg._check_active(active_steps)
-        return active_steps + 1
+    # -- published timing (read by tests, testbenches and the tile) -------------
+    @property
+    def latency(self) -> int:
+        """Clocks from the edge accepting ``start`` to the first edge that can transfer ``o``,
+        for a full conversion (``active_steps = steps``)."""
+        return self.latency_at(self.config.steps)
 
-    def clocks_per_conversion(self, active_steps: int) -> int:
-        """Start-to-start period with ``start`` held high and ``o.ready`` always high.
+    def latency_at(self, active_steps: int) -> int:
+        """:attr:`latency` of an approximate conversion: one clock per step run, plus one."""
+        return self.config.check_active_steps(active_steps) + 1
 
-        One idle/track (sample) cycle + ``active_steps`` compare cycles + one
-        output cycle.
-        """
-        return self.latency(active_steps) + 1
+    def period_at(self, active_steps: int) -> int:
+        """Start-to-start period with ``start`` held high and ``o.ready`` always high:
+        :meth:`latency_at` plus the idle/track (sample) cycle."""
+        return self.latency_at(active_steps) + 1
 
     def elaborate(self, platform):
-        cfg = self.cfg
+        cfg = self.config
         m = Module()
 
         # -- registers -------------------------------------------------------

@@ -55,6 +55,11 @@ class CodeSerializer(wiring.Component):
             }
         )
 
+    @property
+    def latency(self) -> int:
+        """Clocks from the edge taking an input word to the first edge that can pass its first beat."""
+        return 1
+
     def elaborate(self, platform):
         m = Module()
         beats = self.columns // self.lanes

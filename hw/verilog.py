@@ -1,7 +1,7 @@
-"""Verilog generation for any of the project's components, and the two checks on it.
+"""The one Verilog writer: every tool and testbench builds the Verilog it simulates or ships here.
 
-``to_verilog`` is what ``make rtl`` and every cocotb test build from, so the
-simulated Verilog is the synthesised Verilog.
+``make rtl``, the cocotb runs and the lint/synthesis tests all call
+:func:`write_verilog`, so the simulated Verilog is the synthesised Verilog.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ def to_verilog(component: wiring.Component, name: str) -> str:
     return verilog.convert(component, name=name, emit_src=False)
 
 
-def write_verilog(component: wiring.Component, name: str, path) -> None:
-    """Write ``component`` as Verilog module ``name`` to ``path``.
+def write_verilog(component: wiring.Component, name: str, path) -> Path:
+    """Write ``component`` as Verilog module ``name`` to ``path``; returns the path.
 
     An unchanged file is left alone, so its mtime does not trigger a rebuild.
     """
@@ -27,3 +27,4 @@ def write_verilog(component: wiring.Component, name: str, path) -> None:
     text = to_verilog(component, name)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
+    return path

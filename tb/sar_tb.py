@@ -1,276 +1,124 @@
-"""cocotb 2.x closed-loop testbench of the SAR back end (toplevel ``sar``, from hw.sar.SAR).
+"""cocotb closed-loop bench of the SAR back end (toplevel ``sar``, from ``hw.sar.SAR``).
 
-The analog half of the ADC is the Python :class:`model.sar.AnalogFrontEnd`:
-every clock the testbench reads the RTL's ``dac`` switch states and drives
-``cmp`` with the front end's decisions for the vector being held. A monitor
-watches ``start``/``busy`` and the ``o`` stream, and a scoreboard checks codes
-*and* raw decisions against :func:`model.sar.sar_convert` with the same front
-end and noise seed, plus the sequencer's step order and the published latency.
+Driver: ``ConversionDriver`` starts conversions (every ``active_steps``
+value, shuffled; idle gaps; spurious starts while busy, which must be
+ignored) and answers ``cmp`` from the analog front end for the conversion
+held. Monitor: ``StreamSink`` on ``o`` with backpressure. Scoreboard: codes
+*and* raw decisions against ``sar_convert`` with the same front end and noise
+keys, plus the sequencer's step order and the published latency.
 
-All stimulus is driven at the falling clock edge; the monitor samples at
-``ReadOnly`` after the falling edge, when everything the next rising edge will
-see is stable (so ``start & ~busy`` there is exactly an accepted start, and
-``o.valid & o.ready`` exactly a transfer).
-
-Configuration comes from the JSON in ``$SAR_TB_CONFIG``::
-
-    {"cfg": SARConfig.to_dict(), "fe": {"mismatch", "offset", "noise", "seed"},
-     "conversions": int, "ready_p": float, "gap_max": int, "stats_file": path}
-
-numpy is seeded from ``cocotb.RANDOM_SEED`` (logged).
+Settings (``$TB_SETTINGS``): ``config`` (``SARConfig.to_dict()``),
+``front_end`` (``AnalogFrontEnd.sample`` settings), ``conversions``.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
-from collections import deque
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from hw.sar import SAR
-from model.sar import AnalogFrontEnd, SARConfig, sar_convert
-from tb.sar_bus import dac_states, decision_masks, pack_bits, unpack_payload
+from model.analog.sar_frontend import AnalogFrontEnd
+from model.golden.sar import SARConfig, decision_masks, sar_convert
+from tb.bench import Bench, report, settings
+from tb.closed_loop import ClosedLoop
+from tb.conversion import ConversionDriver
+from tb.pauses import PATTERNS, pauses
+from tb.payload import port_shape
+from tb.scoreboard import Scoreboard
+from tb.stream import StreamSink
 
 
-def load_params() -> dict:
-    params = json.loads(os.environ.get("SAR_TB_CONFIG", "{}"))
-    params.setdefault("cfg", SARConfig(columns=16).to_dict())
-    params.setdefault("fe", {})
-    params.setdefault("conversions", 40)
-    params.setdefault("ready_p", 0.6)
-    params.setdefault("gap_max", 3)
-    return params
+def stimulus(cfg: SARConfig, rng: np.random.Generator, n: int):
+    """Inputs (some beyond full scale, a quarter exactly on code edges) and active_steps
+    covering every value 1..steps, shuffled."""
+    v = rng.uniform(-1.03, 1.03, (n, cfg.columns))
+    edges = -1.0 + 2.0 * rng.integers(0, 1 << cfg.out_width, v.shape) / (1 << cfg.out_width)
+    v = np.where(rng.random(v.shape) < 0.25, edges, v)
+    ks = np.concatenate([np.arange(1, cfg.steps + 1), rng.integers(1, cfg.steps + 1, n)])[:n]
+    rng.shuffle(ks)
+    return v, ks
 
 
-class SARTB:
-    """Clock, reset, the analog loop and the stream drivers, monitor and scoreboard."""
+class SARBench(Bench):
+    """The SAR in closed loop with its driver, monitor and scoreboard."""
 
-    def __init__(self, dut, params: dict, *, full_rate: bool):
-        self.dut = dut
-        self.cfg = SARConfig.from_dict(params["cfg"])
-        self.fe = AnalogFrontEnd.sample(self.cfg, **params["fe"])
-        self.full_rate = full_rate
-        self.ready_p = 1.0 if full_rate else float(params["ready_p"])
-        self.gap_max = 0 if full_rate else int(params["gap_max"])
-        self.sar = SAR(self.cfg)  # only for the published latency
-        seed = cocotb.RANDOM_SEED
-        self.rng = np.random.default_rng([seed, 1 if full_rate else 2])
-        dut._log.info("numpy seeded from cocotb.RANDOM_SEED=%d, full_rate=%s", seed, full_rate)
-
-        # Stimulus: inputs (some outside full scale, some exactly on code edges) and
-        # active_steps covering every value 1..steps.
-        n = int(params["conversions"])
-        cfg = self.cfg
-        self.n = n
-        v = self.rng.uniform(-1.03, 1.03, (n, cfg.columns))
-        edges = -1.0 + 2.0 * self.rng.integers(0, 1 << cfg.out_width, v.shape) / (
-            1 << cfg.out_width
-        )
-        on_edge = self.rng.random(v.shape) < 0.25
-        self.v = np.where(on_edge, edges, v)
-        self.ks = np.concatenate(
-            [np.arange(1, cfg.steps + 1), self.rng.integers(1, cfg.steps + 1, max(0, n))]
-        )[:n]
-        self.rng.shuffle(self.ks)
-        self.exp_codes, self.exp_dec = sar_convert(cfg, self.fe, self.v, self.ks)
-
-        # Shared state between the coroutines.
-        self.cycle = 0
-        self.held = -1  # index of the vector the ADC holds (last accepted start)
-        self.accepts: list[tuple[int, int]] = []  # (cycle, active_steps on the pins)
-        self.steps_seen: dict[int, list[int]] = {}
-        self.outputs: deque = deque()
-        self.checked = 0
-        self.clocks = 0
-
-    # -- setup -------------------------------------------------------------------
-    async def reset(self):
-        dut = self.dut
-        dut.start.value = 0
-        dut.active_steps.value = self.cfg.steps
-        dut.cmp.value = 0
-        dut.o__ready.value = 0
-        dut.rst.value = 1
-        await ClockCycles(dut.clk, 3)
-        await FallingEdge(dut.clk)
-        dut.rst.value = 0
-
-    # -- drivers -----------------------------------------------------------------
-    async def analog_loop(self):
-        """The analog front end: answer the comparator for the switch states on ``dac``."""
-        dut, cfg = self.dut, self.cfg
-        while True:
-            await FallingEdge(dut.clk)
-            dac = int(dut.dac.value)
-            if dac == 0:  # not converting: cmp is ignored, drive garbage
-                dut.cmp.value = int(self.rng.integers(0, 2**31)) & ((1 << cfg.columns) - 1)
-                continue
-            states = dac_states(self.cfg, dac)
-            tops = np.array([int(s).bit_length() - 1 for s in states])
-            step = int(tops[0])
-            assert (tops == step).all(), f"cycle {self.cycle}: columns disagree on the step {tops}"
-            n = self.held
-            assert 0 <= n < self.n, f"cycle {self.cycle}: dac active without an accepted start"
-            self.steps_seen.setdefault(n, []).append(step)
-            dut.cmp.value = pack_bits(self.fe.compare(self.v[n], states, step, n))
-
-    async def start_driver(self):
-        """Start each vector after a random gap; also pulse ``start`` while busy (ignored)."""
-        dut, cfg = self.dut, self.cfg
-        sent = 0
-        gap = 0
-        while sent < self.n:
-            await FallingEdge(dut.clk)
-            busy = int(dut.busy.value)
-            if busy:
-                spurious = not self.full_rate and self.rng.random() < 0.3
-                dut.start.value = int(spurious or self.full_rate)
-                dut.active_steps.value = (
-                    int(self.rng.integers(1, cfg.steps + 1)) if spurious else int(self.ks[sent])
-                )
-                continue
-            if gap > 0:
-                gap -= 1
-                dut.start.value = 0
-                continue
-            dut.start.value = 1
-            dut.active_steps.value = int(self.ks[sent])
-            sent += 1  # busy is low: accepted at the coming rising edge
-            gap = int(self.rng.integers(0, self.gap_max + 1))
-        await FallingEdge(dut.clk)
-        dut.start.value = 0
-
-    async def ready_driver(self):
-        """Random backpressure on ``o.ready`` (always ready when full rate)."""
-        dut = self.dut
-        while True:
-            await FallingEdge(dut.clk)
-            dut.o__ready.value = int(self.rng.random() < self.ready_p)
-
-    # -- monitor -------------------------------------------------------------------
-    async def monitor(self):
-        """Record accepted starts and transferred results as the next rising edge will see them."""
-        dut = self.dut
-        first_valid = None
-        while True:
-            await FallingEdge(dut.clk)
-            await ReadOnly()
-            self.cycle += 1
-            busy = int(dut.busy.value)
-            if int(dut.start.value) and not busy:
-                self.accepts.append((self.cycle, int(dut.active_steps.value)))
-                self.held += 1
-                first_valid = None
-            if int(dut.o__valid.value):
-                if first_valid is None:
-                    first_valid = self.cycle
-                    payload = int(dut.o__payload.value)
-                else:
-                    assert int(dut.o__payload.value) == payload, (
-                        f"cycle {self.cycle}: payload changed while valid and not accepted"
-                    )
-                if int(dut.o__ready.value):
-                    self.outputs.append((self.cycle, first_valid, payload))
-                    first_valid = None
-            elif first_valid is not None and busy == 0:
-                first_valid = None
-
-    # -- scoreboard ------------------------------------------------------------------
-    def check_outputs(self):
-        cfg = self.cfg
-        while self.outputs:
-            cycle, first_valid, payload = self.outputs.popleft()
-            n = self.checked
-            assert n < self.n, f"cycle {cycle}: more results than accepted starts"
-            acc_cycle, k_pins = self.accepts[n]
-            k = int(self.ks[n])
-            assert k_pins == k, f"vector {n}: active_steps on pins {k_pins}, expected {k}"
-            lat = first_valid - acc_cycle
-            assert lat == self.sar.latency(k), (
-                f"vector {n}: latency {lat}, expected {self.sar.latency(k)}"
+    def __init__(self, dut, *, idle: str, backpressure: str, spurious: float, seed: int):
+        super().__init__(dut, inputs=("start", "o__ready", "cmp"))
+        s = settings()
+        self.config = cfg = SARConfig.from_dict(s["config"])
+        self.sar = SAR(cfg)
+        self.rng = np.random.default_rng(seed)
+        fe = AnalogFrontEnd.sample(cfg, **s["front_end"])
+        self.v, self.ks = stimulus(cfg, self.rng, int(s["conversions"]))
+        codes, decisions = sar_convert(cfg, fe, self.v, self.ks)
+        self.scoreboard = Scoreboard("conversion", self.log)
+        for n in range(len(self.v)):
+            self.scoreboard.expect(
+                f"conversion {n} (active_steps {self.ks[n]})",
+                {"codes": codes[n], "decisions": decision_masks(decisions[n])},
             )
-            steps = self.steps_seen.get(n, [])
-            assert steps == list(range(k)), f"vector {n}: steps {steps}, expected 0..{k - 1}"
-            codes, dec = unpack_payload(cfg, payload)
-            exp_dec = decision_masks(self.exp_dec[n])
-            for c in np.flatnonzero(codes != self.exp_codes[n])[:1]:
-                raise AssertionError(
-                    f"vector {n} column {c} (k={k}, v={self.v[n, c]!r}): code "
-                    f"expected {self.exp_codes[n, c]}, got {codes[c]}"
-                )
-            for c in np.flatnonzero(dec != exp_dec)[:1]:
-                raise AssertionError(
-                    f"vector {n} column {c} (k={k}): decisions expected "
-                    f"{exp_dec[c]:0{cfg.steps}b}, got {dec[c]:0{cfg.steps}b} (bit i = step i)"
-                )
-            self.checked += 1
-
-    async def run(self):
-        dut = self.dut
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        await self.reset()
-        for coro in (self.analog_loop(), self.ready_driver(), self.monitor()):
-            cocotb.start_soon(coro)
-        start_task = cocotb.start_soon(self.start_driver())
-        t0 = time.perf_counter()
-        c0 = self.cycle
-        limit = self.n * (self.cfg.steps + 3) * 20 + 200
-        while self.checked < self.n:
-            await RisingEdge(dut.clk)
-            self.check_outputs()
-            assert self.cycle - c0 < limit, f"timeout: {self.checked}/{self.n} results"
-        seconds = time.perf_counter() - t0
-        self.clocks = self.cycle - c0
-        await start_task
-        # Nothing extra may come out: no spurious conversions were started.
-        await ClockCycles(dut.clk, self.cfg.steps + 4)
-        self.check_outputs()
-        assert self.checked == self.n and len(self.accepts) == self.n, (
-            f"{len(self.accepts)} starts accepted, {self.checked} results, {self.n} expected"
+        self.loop = ClosedLoop(self.sar, fe, self.v)
+        self.driver = ConversionDriver(
+            self, self.loop, self.ks, pauses(idle, self.rng), self.rng, spurious=spurious
         )
-        return seconds
+        self.sink = StreamSink(
+            self, "o", port_shape(self.sar, "o", "payload"), pauses(backpressure, self.rng),
+            self._result_seen,
+        )  # fmt: skip
+        self.first_valid: list[int] = []
 
+    def _result_seen(self, n: int, fields: dict, cycle: int) -> None:
+        start_cycle, k_pins = self.driver.accepts[n]
+        k = int(self.ks[n])
+        assert k_pins == k, f"conversion {n}: active_steps on the pins {k_pins}, expected {k}"
+        assert self.loop.steps_seen.get(n) == list(range(k)), (
+            f"conversion {n}: steps {self.loop.steps_seen.get(n)}, expected 0..{k - 1}"
+        )
+        lat = self.sink.presented_at - start_cycle
+        assert lat == self.sar.latency_at(k), (
+            f"conversion {n}: latency {lat}, expected {self.sar.latency_at(k)}"
+        )
+        self.scoreboard.observe(fields)
 
-async def _run(dut, full_rate: bool):
-    params = load_params()
-    tb = SARTB(dut, params, full_rate=full_rate)
-    seconds = await tb.run()
-    stats = {
-        "full_rate": full_rate,
-        "conversions": tb.n,
-        "clocks": tb.clocks,
-        "seconds": seconds,
-        "conversions_per_s": tb.n / seconds,
-        "clocks_per_s": tb.clocks / seconds,
-    }
-    dut._log.info("SAR closed loop: %s", stats)
-    if full_rate:
-        # With no gaps and no backpressure, starts follow clocks_per_conversion exactly.
-        periods = np.diff([a[0] for a in tb.accepts])
-        exp = [tb.sar.clocks_per_conversion(int(k)) for k in tb.ks[:-1]]
-        assert periods.tolist() == exp, f"start periods {periods.tolist()}, expected {exp}"
-    if params.get("stats_file"):
-        path = params["stats_file"]
-        old = []
-        if os.path.exists(path):
-            with open(path) as f:
-                old = json.load(f)
-        with open(path, "w") as f:
-            json.dump([*old, stats], f)
+    async def run(self) -> dict:
+        await self.reset()
+        self.driver.start()
+        self.sink.start()
+        n = len(self.v)
+        done = self.sink.expect_count(n)
+        limit = n * (self.config.steps + 3) * 40 + 200
+        t0, c0 = time.perf_counter(), self.cycle
+        while not done.is_set():
+            await self.falling
+            assert self.cycle - c0 < limit, f"timeout: {self.sink.received}/{n} results"
+        seconds, clocks = time.perf_counter() - t0, self.cycle - c0
+        await self.cycles(self.config.steps + 4)  # nothing extra: no spurious start was taken
+        assert self.driver.accepted == n == self.sink.received, (
+            f"{self.driver.accepted} starts accepted, {self.sink.received} results, {n} expected"
+        )
+        self.scoreboard.assert_clean()
+        return {"conversions": n, "clocks": clocks, "seconds": seconds, **self.scoreboard.figures()}
 
 
 @cocotb.test()
-async def sar_full_rate(dut):
-    """Back-to-back conversions, sink always ready: results and the conversion period."""
-    await _run(dut, full_rate=True)
+async def full_rate(dut):
+    """Back-to-back conversions, sink always ready: results and the start-to-start period."""
+    bench = SARBench(dut, idle="none", backpressure="none", spurious=0.0, seed=cocotb.RANDOM_SEED)
+    figures = await bench.run()
+    periods = np.diff([cycle for cycle, _ in bench.driver.accepts])
+    expected = [bench.sar.period_at(int(k)) for k in bench.ks[:-1]]
+    assert periods.tolist() == expected, f"start periods {periods.tolist()}, expected {expected}"
+    report({"test": "full_rate", **figures})
 
 
 @cocotb.test()
-async def sar_random_traffic(dut):
-    """Random gaps between starts, spurious starts while busy, random backpressure."""
-    await _run(dut, full_rate=False)
+@cocotb.parametrize(idle=PATTERNS, backpressure=PATTERNS)
+async def traffic(dut, idle: str, backpressure: str):
+    """Idle gaps between starts x backpressure on ``o``, spurious starts while busy."""
+    bench = SARBench(
+        dut, idle=idle, backpressure=backpressure, spurious=0.3, seed=cocotb.RANDOM_SEED
+    )
+    figures = await bench.run()
+    report({"test": f"traffic_{idle}_{backpressure}", **figures})

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from aihwkit.inference import PCMLikeNoiseModel
 
-from model import aihwkit_capture as A
-from model import crossbar as X
+from model.analog import aihwkit_adapter as A
+from model.analog import crossbar as X
 from tests.test_capture import assert_regenerates
 
 REPO = Path(__file__).resolve().parent.parent

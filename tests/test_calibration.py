@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model import calibration as C
-from model import crossbar as X
-from model.fixed import QFormat
+from model.flow import calibration as C
+from model.analog import crossbar as X
+from model.golden.fixed import QFormat
 from model.nmpu import NMPUConfig, nmpu
 from model.sar import SARConfig, ideal_codes, to_signed
 

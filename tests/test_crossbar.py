@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from model import crossbar as X
+from model.analog import crossbar as X
 
 # -- config --------------------------------------------------------------------------
 

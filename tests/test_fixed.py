@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.fixed import (
+from model.golden.fixed import (
     APYTYPES_NAME,
     ROUNDING_MODES,
     QFormat,

@@ -1,181 +1,287 @@
-"""Fast tier: hw.nmpu.NMPU in Amaranth's own simulator against model.nmpu.nmpu.
+"""Fast tier: hw.nmpu.NMPU in Amaranth's simulator against the golden model ``nmpu()``.
 
-Small configurations, random input gaps and output backpressure, parameter
-writes at random cycles (including in the middle of a vector). The cocotb
-tier (tests/test_nmpu_cocotb.py) repeats this on the generated Verilog.
+Every catalogue config small enough for the Python simulator, with idle
+cycles x backpressure crossed over ``tb.pauses.PATTERNS`` and random
+mid-stream parameter writes on or off; plus the error flags, the parameter
+write timing and the full-rate latency. The cocotb tier repeats the stream
+tests on the generated Verilog.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hw.nmpu import NMPU
-from model.nmpu import NMPUConfig, nmpu, param_address
-from tb.nmpu_stimulus import random_codes, random_params
+from model.golden.nmpu import PARAM_FIELDS, NMPUConfig, nmpu
+from tb.amaranth_sim import (
+    ParamWriter,
+    present_param_write,
+    simulate,
+    stream_get,
+    stream_put,
+    wait_until,
+    watch,
+    write_params,
+)
+from tb.catalogue import NMPU_CONFIGS, SLOW
+from tb.pauses import PATTERNS, pauses
+from tb.stimulus import extreme_codes, extreme_params, random_codes, random_params
 
-SMALL = dict(columns=8, lanes=2)
-CONFIGS = {
-    "default_small": NMPUConfig(**SMALL),
-    "lanes_eq_columns": NMPUConfig(columns=4, lanes=4),
-    "one_lane": NMPUConfig(columns=3, lanes=1),
-    "bitsliced": NMPUConfig(**SMALL, phases=2, phase_shifts=(4, 0), in_width=4, in_signed=False),
-    "posneg_half_even": NMPUConfig(
-        **SMALL, phases=2, phase_signs=(1, -1), rounding="half_even", mid_width=10
-    ),
-    "nobn_trunc_none": NMPUConfig(
-        **SMALL, bn=False, rounding="trunc", activation="none", out_lsb_cut=0, out_round_bits=3
-    ),
-    "relu_clip_phases4": NMPUConfig(
-        **SMALL, phases=4, phase_shifts=(3, 2, 1, 0), activation="relu_clip", relu_max=100
-    ),
-}
+CONFIGS = sorted(name for name in NMPU_CONFIGS if name not in SLOW)
 
 
-def run_nmpu_sim(cfg: NMPUConfig, seed: int, vectors: int, gaps: bool, writes: bool):
-    """Stream ``vectors`` through the DUT; returns (expected, actual) outputs [vectors, columns]."""
+def input_beats(cfg: NMPUConfig, codes: np.ndarray) -> list[dict]:
+    """The input stream of ``codes`` [vectors, phases, columns]: beats of ``lanes`` codes."""
+    beats, lanes = cfg.beats, cfg.lanes
+    return [
+        {"codes": codes[v, p, b * lanes : (b + 1) * lanes], "first": b == 0, "last": b == beats - 1}
+        for v in range(codes.shape[0])
+        for p in range(cfg.phases)
+        for b in range(beats)
+    ]
+
+
+def assert_outputs(cfg: NMPUConfig, expected: np.ndarray, beats: list[dict]) -> None:
+    """Output beats (in order) against ``expected`` [vectors, columns], naming the first error."""
+    vectors = expected.shape[0]
+    assert len(beats) == vectors * cfg.beats, f"{len(beats)} output beats, expected {vectors}"
+    for n, beat in enumerate(beats):
+        v, b = divmod(n, cfg.beats)
+        assert beat["last"] == (b == cfg.beats - 1), (
+            f"vector {v} beat {b}: last={beat['last']}, expected {int(b == cfg.beats - 1)}"
+        )
+    actual = np.array([beat["data"] for beat in beats]).reshape(vectors, cfg.columns)
+    bad = np.argwhere(actual != expected)
+    if bad.size:
+        v, c = bad[0]
+        raise AssertionError(
+            f"{len(bad)} mismatching outputs; first: vector {v} beat {c // cfg.lanes} column {c}: "
+            f"expected {expected[v, c]}, got {actual[v, c]}"
+        )
+
+
+async def drain_and_check_flags(ctx, dut, cycles: int) -> None:
+    """With ``o.ready`` high, no further beat appears for ``cycles``; both error flags stay low."""
+    ctx.set(dut.o.ready, 1)
+    for cycle in range(cycles):
+        _, _, valid = await ctx.tick().sample(dut.o.valid)
+        assert not valid, f"unexpected output beat {cycle + 1} clocks after the last one"
+    assert not ctx.get(dut.frame_error), "frame_error set by a well-formed stream"
+    assert not ctx.get(dut.param_error), "param_error set by in-range writes"
+
+
+def vector_count(cfg: NMPUConfig) -> int:
+    """Enough vectors for ~64 input beats (at least 3), keeping the run short."""
+    return max(3, 64 // (cfg.phases * cfg.beats))
+
+
+@pytest.mark.parametrize("writes", [False, True], ids=["no_writes", "writes"])
+@pytest.mark.parametrize("backpressure", PATTERNS)
+@pytest.mark.parametrize("idle", PATTERNS)
+@pytest.mark.parametrize("name", CONFIGS)
+def test_nmpu_matches_model(name, idle, backpressure, writes, seed):
+    """Every output beat equals ``nmpu()`` with the parameters in force at the vector's first
+    beat, under idle cycles, backpressure and (optionally) random writes at any cycle."""
+    cfg = NMPU_CONFIGS[name]
     rng = np.random.default_rng(seed)
+    codes = np.concatenate([extreme_codes(cfg), random_codes(cfg, rng, vector_count(cfg))])
+    vectors = codes.shape[0]
     dut = NMPU(cfg)
-    codes = random_codes(cfg, rng, vectors)
-    params = random_params(cfg, rng)
-    snapshots = []  # parameters in force for each vector (taken at its first beat)
-    actual = []
-    fields = cfg.param_fields
+    writer = ParamWriter(cfg, random_params(cfg, rng), rng, probability=0.2 if writes else 0.0)
+    src_pauses, sink_pauses = pauses(idle, rng), pauses(backpressure, rng)
+    got = []
 
-    async def bench(ctx):
-        shadow = {f: params[f].copy() for f in fields}
-        for f in fields:  # initial load through the configuration port
-            for c in range(cfg.columns):
-                ctx.set(dut.cfg.addr, param_address(cfg, f, c))
-                ctx.set(dut.cfg.data, int(shadow[f][c]) & ((1 << dut.cfg.data.shape().width) - 1))
-                ctx.set(dut.cfg.we, 1)
-                await ctx.tick()
-        ctx.set(dut.cfg.we, 0)
-        beats = [
-            (v, k, b) for v in range(vectors) for k in range(cfg.phases) for b in range(cfg.beats)
-        ]
-        pos = 0
-        out_beats = 0
-        total_out = vectors * cfg.beats
-        cycles = 0
-        while out_beats < total_out:
-            cycles += 1
-            assert cycles < 50 * (len(beats) + 20), "NMPU stalled"
-            # drive this cycle
-            valid = pos < len(beats) and not (gaps and rng.random() < 0.3)
-            if valid:
-                v, k, b = beats[pos]
-                for j in range(cfg.lanes):
-                    ctx.set(dut.i.payload.codes[j], int(codes[v, k, b * cfg.lanes + j]))
-                ctx.set(dut.i.payload.first, b == 0)
-                ctx.set(dut.i.payload.last, b == cfg.beats - 1)
-            ctx.set(dut.i.valid, valid)
-            ready = not (gaps and rng.random() < 0.3)
-            ctx.set(dut.o.ready, ready)
-            write = writes and rng.random() < 0.2
-            if write:
-                f = fields[rng.integers(len(fields))]
-                c = int(rng.integers(cfg.columns))
-                fmt = cfg.param_format(f)
-                value = int(rng.integers(fmt.min_raw, fmt.max_raw, endpoint=True))
-                ctx.set(dut.cfg.addr, param_address(cfg, f, c))
-                ctx.set(dut.cfg.data, value & ((1 << fmt.width) - 1))
-            ctx.set(dut.cfg.we, write)
-            # sample the handshakes that complete at this edge
-            i_fire = valid and ctx.get(dut.i.ready)
-            o_fire = ready and ctx.get(dut.o.valid)
-            if o_fire:
-                data = [ctx.get(dut.o.payload.data[j]) for j in range(cfg.lanes)]
-                last = ctx.get(dut.o.payload.last)
-                assert last == (out_beats % cfg.beats == cfg.beats - 1), (
-                    f"last flag, beat {out_beats}"
-                )
-                actual.extend(data)
-                out_beats += 1
-            if i_fire:
-                v, k, b = beats[pos]
-                if k == 0 and b == 0:
-                    snapshots.append({f: shadow[f].copy() for f in fields})
-                pos += 1
-            if write:
-                shadow[f][c] = value
-            await ctx.tick()
-        # nothing extra comes out after the last expected beat
-        ctx.set(dut.o.ready, 1)
-        ctx.set(dut.i.valid, 0)
-        for _ in range(2 * dut.latency):
-            assert not ctx.get(dut.o.valid), "unexpected extra output beat"
-            await ctx.tick()
-        assert not ctx.get(dut.frame_error)
-        assert not ctx.get(dut.cfg_error)
+    async def source(ctx):
+        await wait_until(ctx, lambda: writer.loaded)
+        await stream_put(ctx, dut.i, input_beats(cfg, codes), src_pauses)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    expected = np.concatenate([nmpu(cfg, codes[v : v + 1], **snapshots[v]) for v in range(vectors)])
-    return expected, np.array(actual).reshape(vectors, cfg.columns)
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, vectors * cfg.beats, sink_pauses, name="o"))
+        await drain_and_check_flags(ctx, dut, 2 * dut.latency)
 
+    async def params(ctx):
+        await writer.run(ctx, dut.params, dut.i)
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-@pytest.mark.parametrize("gaps", [False, True], ids=["full_rate", "gaps_backpressure"])
-def test_nmpu_matches_model(name, gaps, seed):
-    cfg = CONFIGS[name]
-    expected, actual = run_nmpu_sim(cfg, seed, vectors=12, gaps=gaps, writes=gaps)
-    mismatches = np.argwhere(expected != actual)
-    assert mismatches.size == 0, (
-        f"{len(mismatches)} mismatches; first at vector, column {tuple(mismatches[0])}: "
-        f"expected {expected[tuple(mismatches[0])]}, got {actual[tuple(mismatches[0])]}"
+    beats_in = vectors * cfg.phases * cfg.beats
+    simulate(
+        dut,
+        source,
+        sink,
+        background=[params],
+        deadline_cycles=len(PARAM_FIELDS) * cfg.columns + 20 * beats_in + 100,
     )
+    assert len(writer.in_force) == vectors, (
+        f"{len(writer.in_force)} vector starts seen, expected {vectors}"
+    )
+    if writes:
+        assert writer.writes > 0, "the writer never wrote: the run did not test writes"
+    expected = np.concatenate(
+        [nmpu(cfg, codes[v : v + 1], **writer.in_force[v]) for v in range(vectors)]
+    )
+    assert_outputs(cfg, expected, got)
 
 
-def test_error_flags_fire_and_a_bad_write_is_dropped(seed):
-    """A write to a missing column sets cfg_error and changes nothing; a beat whose
-    first/last flags disagree with the beat count sets frame_error (both sticky)."""
-    cfg = NMPUConfig(columns=3, lanes=1)  # 2 address bits for 3 columns: column 3 is missing
+@pytest.mark.parametrize("corner", ["min", "max"])
+@pytest.mark.parametrize("name", CONFIGS)
+def test_nmpu_extreme_params(name, corner, seed):
+    """Every field at its format's min (or max) with extreme and random codes: saturation and
+    the widest intermediates, where a too-narrow signal would wrap."""
+    cfg = NMPU_CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    codes = np.concatenate([extreme_codes(cfg), random_codes(cfg, rng, 2)])
+    params = extreme_params(cfg, corner)
+    dut = NMPU(cfg)
+    got = []
+
+    async def source(ctx):
+        await write_params(ctx, dut.params, cfg, params)
+        await stream_put(ctx, dut.i, input_beats(cfg, codes), pauses("none", rng))
+
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, len(codes) * cfg.beats, pauses("random", rng)))
+
+    simulate(dut, source, sink, deadline_cycles=5 * cfg.columns + 50 * len(codes) * cfg.beats)
+    assert_outputs(cfg, nmpu(cfg, codes, **params), got)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_nmpu_full_rate_latency(name, seed):
+    """With no pauses the NMPU takes one beat per clock, and output beat b of a vector appears
+    ``dut.latency`` clocks after the edge accepting beat b of its last phase."""
+    cfg = NMPU_CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    codes = random_codes(cfg, rng, 3)
+    params = random_params(cfg, rng)
+    dut = NMPU(cfg)
+    log, got = {}, []
+
+    async def source(ctx):
+        await write_params(ctx, dut.params, cfg, params)
+        await stream_put(ctx, dut.i, input_beats(cfg, codes), pauses("none", rng))
+
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, len(codes) * cfg.beats, pauses("none", rng)))
+
+    async def monitor(ctx):
+        await watch(ctx, log, i=dut.i.valid & dut.i.ready, o=dut.o.valid & dut.o.ready)
+
+    simulate(dut, source, sink, background=[monitor], deadline_cycles=5 * cfg.columns + 500)
+    assert_outputs(cfg, nmpu(cfg, codes, **params), got)
+    t_in, t_out = np.array(log["i"]), np.array(log["o"])
+    gaps = np.flatnonzero(np.diff(t_in) != 1)
+    assert gaps.size == 0, f"input stalled after beat {gaps[0] if gaps.size else ''}: {t_in}"
+    for n, t in enumerate(t_out):
+        v, b = divmod(n, cfg.beats)
+        last_phase_beat = (v * cfg.phases + cfg.phases - 1) * cfg.beats + b
+        assert t - t_in[last_phase_beat] == dut.latency, (
+            f"vector {v} beat {b}: output at edge {t}, its last-phase input at edge "
+            f"{t_in[last_phase_beat]}: latency {t - t_in[last_phase_beat]}, "
+            f"expected {dut.latency}"
+        )
+
+
+def _distinct_value(cfg, codes, params, name, column):
+    """A raw value for ``name[column]`` that changes the output of ``codes`` (one vector)."""
+    fmt = cfg.param_format(name)
+    before = nmpu(cfg, codes, **params)
+    for value in (fmt.max_raw, fmt.min_raw, 0, 1 << fmt.frac_bits):
+        changed = {f: v.copy() for f, v in params.items()}
+        changed[name][column] = value
+        if not np.array_equal(nmpu(cfg, codes, **changed), before):
+            return value, changed
+    raise AssertionError(f"no value of {name}[{column}] changes the output; pick other codes")
+
+
+def test_write_takes_effect_for_the_next_vector(seed):
+    """A write at the edge accepting a vector's first beat is not seen by that vector, only
+    by the vectors started after it (the shadow -> active bank rule)."""
+    cfg = NMPU_CONFIGS["no_batchnorm"]
+    rng = np.random.default_rng(seed)
+    params = random_params(cfg, rng)
+    codes = random_codes(cfg, rng, 1).repeat(3, axis=0)  # three equal vectors
+    column = int(rng.integers(cfg.columns))
+    value, changed = _distinct_value(cfg, codes[:1], params, "scale", column)
+    dut = NMPU(cfg)
+    got, accepted = [], []
+
+    async def source(ctx):
+        await write_params(ctx, dut.params, cfg, params)
+        for n, beat in enumerate(input_beats(cfg, codes)):
+            if n == cfg.phases * cfg.beats:  # the first beat of vector 1
+                present_param_write(ctx, dut.params, cfg, "scale", column, value)
+            else:
+                ctx.set(dut.params.we, 0)
+            ctx.set(dut.i.payload, {k: np.asarray(x).tolist() for k, x in beat.items()})
+            ctx.set(dut.i.valid, 1)
+            _, _, ready = await ctx.tick().sample(dut.i.ready)
+            accepted.append(ready)
+        ctx.set(dut.i.valid, 0)
+        ctx.set(dut.params.we, 0)
+
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, len(codes) * cfg.beats, pauses("none", rng)))
+
+    simulate(dut, source, sink, deadline_cycles=5 * cfg.columns + 500)
+    assert all(accepted), f"input not ready at full rate: {accepted}"
+    expected = np.concatenate(
+        [nmpu(cfg, codes[:2], **params), nmpu(cfg, codes[2:], **changed)]
+    )  # vector 1 started at the write's edge: old values; vector 2: new
+    assert_outputs(cfg, expected, got)
+
+
+@pytest.mark.parametrize(
+    "name, bad",
+    [("odd_columns_one_lane", "missing_column"), ("no_batchnorm", "missing_field")],
+)
+@pytest.mark.parametrize("fault", ["first", "last"])
+def test_error_flags(name, bad, fault, seed):
+    """A write to a missing column or field sets the sticky param_error and is dropped; a beat
+    whose ``first``/``last`` flag disagrees with the beat count sets the sticky frame_error."""
+    cfg = NMPU_CONFIGS[name]
     rng = np.random.default_rng(seed)
     params = random_params(cfg, rng)
     codes = random_codes(cfg, rng, 1)
+    if bad == "missing_column":  # a column slot the address field has room for but no column
+        assert cfg.columns < 1 << cfg.param_column_bits
+        address = (PARAM_FIELDS.index("scale") << cfg.param_column_bits) | cfg.columns
+    else:  # a field this config does not have (no batch-norm)
+        assert "bn_scale" not in cfg.param_fields
+        address = cfg.param_address("bn_scale", 0)
     dut = NMPU(cfg)
-    outputs, flags = [], {}
+    flags, got = {}, []
 
     async def bench(ctx):
-        for f in cfg.param_fields:
-            for c in range(cfg.columns):
-                ctx.set(dut.cfg.addr, param_address(cfg, f, c))
-                ctx.set(dut.cfg.data, int(params[f][c]) & 0xFFFF)
-                ctx.set(dut.cfg.we, 1)
-                await ctx.tick()
-        assert not ctx.get(dut.cfg_error)
-        ctx.set(dut.cfg.addr, param_address(cfg, "scale", 0) | 3)  # column 3 of "scale"
-        ctx.set(dut.cfg.data, 0x55)
+        await write_params(ctx, dut.params, cfg, params)
+        flags["param_error after good writes"] = ctx.get(dut.param_error)
+        ctx.set(dut.params.addr, address)
+        ctx.set(dut.params.data, (1 << len(dut.params.data)) - 1)
+        ctx.set(dut.params.we, 1)
         await ctx.tick()
-        ctx.set(dut.cfg.we, 0)
-        flags["cfg_error"] = ctx.get(dut.cfg_error)
-        ctx.set(dut.o.ready, 1)
-        for b in range(cfg.beats):  # a well-formed vector: the dropped write must not show
-            ctx.set(dut.i.payload.codes[0], int(codes[0, 0, b]))
-            ctx.set(dut.i.payload.first, b == 0)
-            ctx.set(dut.i.payload.last, b == cfg.beats - 1)
-            ctx.set(dut.i.valid, 1)
-            await ctx.tick()
-        flags["frame_error_clean"] = ctx.get(dut.frame_error)
-        ctx.set(dut.i.payload.first, 0)  # beat 0 of the next vector without `first`
+        ctx.set(dut.params.we, 0)
+        flags["param_error after the bad write"] = ctx.get(dut.param_error)
+        await stream_put(ctx, dut.i, input_beats(cfg, codes), pauses("none", rng))
+        await ctx.tick().repeat(dut.latency + cfg.beats)
+        flags["frame_error after a good vector"] = ctx.get(dut.frame_error)
+        beat = input_beats(cfg, codes)[0]
+        beat[fault] = not beat[fault]  # beat 0 of the next vector with a wrong flag
+        await stream_put(ctx, dut.i, [beat], pauses("none", rng))
         await ctx.tick()
-        ctx.set(dut.i.valid, 0)
-        for _ in range(2 * dut.latency):
-            if ctx.get(dut.o.valid) and len(outputs) < cfg.beats:
-                outputs.append(ctx.get(dut.o.payload.data[0]))
-            await ctx.tick()
-        flags["frame_error"] = ctx.get(dut.frame_error)
-        flags["cfg_error_still"] = ctx.get(dut.cfg_error)
+        flags["frame_error after the bad beat"] = ctx.get(dut.frame_error)
+        await ctx.tick().repeat(10)
+        flags["frame_error 10 clocks later"] = ctx.get(dut.frame_error)
+        flags["param_error at the end"] = ctx.get(dut.param_error)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, cfg.beats, pauses("none", rng)))
+
+    simulate(dut, bench, sink, deadline_cycles=10 * cfg.columns + 200)
     assert flags == {
-        "cfg_error": 1, "frame_error_clean": 0, "frame_error": 1, "cfg_error_still": 1,
-    }  # fmt: skip
-    np.testing.assert_array_equal(outputs, nmpu(cfg, codes, **params)[0])
+        "param_error after good writes": 0,
+        "param_error after the bad write": 1,
+        "frame_error after a good vector": 0,
+        "frame_error after the bad beat": 1,
+        "frame_error 10 clocks later": 1,
+        "param_error at the end": 1,
+    }
+    assert_outputs(cfg, nmpu(cfg, codes, **params), got)  # the bad write changed nothing

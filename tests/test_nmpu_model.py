@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.fixed import APYTYPES_NAME, ROUNDING_MODES, QFormat
+from model.golden.fixed import APYTYPES_NAME, ROUNDING_MODES, QFormat
 from model.nmpu import NMPUConfig, nmpu
-from tb.nmpu_stimulus import extreme_codes, extreme_params, random_codes, random_params
+from tb.stimulus import extreme_codes, extreme_params, random_codes, random_params
 
 WIDE = 48  # integer bits for APyTypes intermediates: far beyond any value reached here
 

@@ -1,198 +1,193 @@
-"""Fast Amaranth-simulator tests of hw.sar.SAR in closed loop with the analog model.
+"""Fast tier: hw.sar.SAR in Amaranth's simulator, in closed loop with the analog model.
 
-The testbench plays the analog front end: every cycle it reads ``dac``, asks
-``AnalogFrontEnd.compare`` for each column's bit and drives ``cmp``, exactly as
-the cocotb testbench does; codes and raw decisions must equal ``sar_convert``.
+A background testbench plays the analog half (``tb.closed_loop``: ``dac`` in,
+``cmp`` out), another starts conversions (idle gaps, spurious starts while
+busy), a sink takes results with backpressure; codes, raw decisions, the
+step sequence, ``busy`` and the published timing (``latency_at``,
+``period_at``) are checked against ``sar_convert`` and the docs.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hw.sar import SAR
-from model.sar import AnalogFrontEnd, SARConfig, sar_convert
+from model.analog.sar_frontend import AnalogFrontEnd
+from model.golden.sar import decision_masks, sar_convert
+from tb.amaranth_sim import drive_comparator, drive_starts, simulate, stream_get, watch
+from tb.catalogue import SAR_CASES, SLOW
+from tb.closed_loop import ClosedLoop
+from tb.pauses import PATTERNS, pauses
 
-REDUNDANT_10 = (112, 64, 36, 20, 12, 6, 4, 2, 1, 1)
-
-
-def _states(cfg: SARConfig, dac: int) -> np.ndarray:
-    mask = (1 << cfg.steps) - 1
-    return np.array([(dac >> (c * cfg.steps)) & mask for c in range(cfg.columns)], np.int64)
-
-
-def _pack(bits) -> int:
-    return sum(int(b) << c for c, b in enumerate(bits))
+CASES = sorted(name for name in SAR_CASES if name not in SLOW)
 
 
-def run_closed_loop(cfg, fe, v, ks, rng, *, ready_p=1.0, gap_max=0, busy_starts=False):
-    """Convert rows of ``v`` with active steps ``ks`` on the RTL; return results and timings."""
+def front_end(case: str, seed: int):
+    """The case's config and its analog front end, drawn with the test's seed."""
+    cfg, settings = SAR_CASES[case]
+    return cfg, AnalogFrontEnd.sample(cfg, seed=seed, **settings)
+
+
+def run_closed_loop(cfg, fe, v, ks, rng, *, idle="none", backpressure="none", spurious=False):
+    """Convert the rows of ``v`` with ``active_steps`` ``ks`` on the RTL.
+
+    Returns (dut, results, log, loop): the result beats in order, the edges
+    of accepted starts / presented results / transfers / busy, and the loop.
+    """
     dut = SAR(cfg)
-    got_codes, got_dec, latencies, periods = [], [], [], []
+    loop = ClosedLoop(dut, fe, v)
+    start_rng, sink_rng, junk_rng = rng.spawn(3)
+    log, got = {}, []
 
-    async def bench(ctx):
-        n = 0
-        last_start = None
-        while n < len(v):
-            for _ in range(int(rng.integers(0, gap_max + 1))):
-                await ctx.tick()
-            ctx.set(dut.start, 1)
-            ctx.set(dut.active_steps, int(ks[n]))
-            assert ctx.get(dut.busy) == 0
-            await ctx.tick()
-            cycle = 0
-            if last_start is not None:
-                periods.append(last_start)
-            last_start = 0
-            ctx.set(dut.start, 1 if busy_starts else 0)
-            ctx.set(dut.active_steps, 1)
-            seen_steps = []
-            while True:
-                dac = ctx.get(dut.dac)
-                states = _states(cfg, dac)
-                if dac:
-                    step = int(states[0]).bit_length() - 1
-                    seen_steps.append(step)
-                    bits = fe.compare(v[n], states, step, n)
-                    ctx.set(dut.cmp, _pack(bits))
-                else:
-                    ctx.set(dut.cmp, int(rng.integers(0, 1 << cfg.columns)))
-                assert ctx.get(dut.busy) == 1, f"vector {n}: busy low at cycle {cycle}"
-                if ctx.get(dut.o.valid):
-                    if not latencies or len(latencies) == n:
-                        latencies.append(cycle + 1)
-                    ready = rng.random() < ready_p
-                    ctx.set(dut.o.ready, int(ready))
-                    if ready:
-                        payload = ctx.get(dut.o.payload)
-                        got_codes.append([payload.codes[c] for c in range(cfg.columns)])
-                        got_dec.append([payload.decisions[c] for c in range(cfg.columns)])
-                        await ctx.tick()
-                        ctx.set(dut.o.ready, 0)
-                        last_start += cycle + 2
-                        break
-                await ctx.tick()
-                cycle += 1
-            assert seen_steps == list(range(int(ks[n]))), f"vector {n}: steps {seen_steps}"
-            ctx.set(dut.start, 0)
-            n += 1
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    return dut, np.array(got_codes), np.array(got_dec), latencies
-
-
-def _decisions_as_masks(decisions: np.ndarray) -> np.ndarray:
-    return (decisions.astype(np.int64) << np.arange(decisions.shape[-1])).sum(-1)
-
-
-CASES = {
-    "ideal_binary": (SARConfig(columns=4), {}),
-    "mismatch_noise": (
-        SARConfig(columns=4),
-        {"mismatch": 0.05, "offset": 0.7, "noise": 0.4},
-    ),
-    "redundant": (
-        SARConfig(columns=3, steps=10, weights=REDUNDANT_10),
-        {"mismatch": 0.03, "offset": 0.3, "noise": 0.2},
-    ),
-}
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_closed_loop_matches_model(case, seed):
-    cfg, fe_params = CASES[case]
-    rng = np.random.default_rng(seed)
-    fe = AnalogFrontEnd.sample(cfg, seed=seed, **fe_params)
-    nvec = 3 * cfg.steps
-    v = rng.uniform(-1.05, 1.05, (nvec, cfg.columns))
-    ks = np.concatenate(
-        [np.arange(1, cfg.steps + 1), rng.integers(1, cfg.steps + 1, 2 * cfg.steps)]
-    )
-    dut, codes, dec, latencies = run_closed_loop(
-        cfg, fe, v, ks, rng, ready_p=0.6, gap_max=2, busy_starts=True
-    )
-    exp_codes, exp_dec = sar_convert(cfg, fe, v, ks)
-    for n in range(nvec):
-        np.testing.assert_array_equal(
-            codes[n], exp_codes[n], err_msg=f"vector {n} (active_steps {ks[n]}): codes"
+    async def starts(ctx):
+        await drive_starts(
+            ctx, dut, ks, pauses(idle, start_rng), spurious_rng=junk_rng if spurious else None
         )
-        np.testing.assert_array_equal(
-            dec[n], _decisions_as_masks(exp_dec[n]), err_msg=f"vector {n}: decisions"
+
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, len(ks), pauses(backpressure, sink_rng)))
+
+    async def comparator(ctx):
+        await drive_comparator(ctx, dut, loop, idle_rng=junk_rng)
+
+    async def monitor(ctx):
+        await watch(
+            ctx,
+            log,
+            start=dut.start & ~dut.busy,
+            valid=dut.o.valid,
+            fire=dut.o.valid & dut.o.ready,
+            busy=dut.busy,
         )
-        assert latencies[n] == dut.latency(int(ks[n])), f"vector {n}: latency {latencies[n]}"
+
+    simulate(
+        dut, starts, sink, background=[comparator, monitor], deadline_cycles=100 * len(ks) + 100
+    )
+    return dut, got, log, loop
 
 
-def test_full_throughput_period(seed):
-    """With start held high and ready always high, starts are clocks_per_conversion apart."""
-    cfg = SARConfig(columns=2)
-    fe = AnalogFrontEnd.ideal(cfg)
-    dut = SAR(cfg)
+def check_results(cfg, fe, v, ks, got, loop) -> None:
+    """Codes, raw decisions and the step sequence of every conversion against ``sar_convert``."""
+    codes, decisions = sar_convert(cfg, fe, v, ks)
+    masks = decision_masks(decisions)
+    assert len(got) == len(ks), f"{len(got)} results for {len(ks)} conversions"
+    for n, beat in enumerate(got):
+        assert loop.steps_seen.get(n) == list(range(ks[n])), (
+            f"conversion {n} (active_steps {ks[n]}): steps on dac {loop.steps_seen.get(n)}, "
+            f"expected 0..{ks[n] - 1}"
+        )
+        for field, want in (("codes", codes[n]), ("decisions", masks[n])):
+            bad = np.flatnonzero(beat[field] != want)
+            assert bad.size == 0, (
+                f"conversion {n} (active_steps {ks[n]}) column {bad[0]}: {field} "
+                f"{beat[field][bad[0]]:#x}, expected {want[bad[0]]:#x} ({bad.size} columns differ)"
+            )
+
+
+def check_timing(dut, ks, log) -> None:
+    """One accepted start per conversion; each result appears ``latency_at(k)`` clocks after its
+    start; ``busy`` is high exactly from the clock after the start to the result's transfer."""
+    starts, fires = log["start"], log["fire"]
+    assert len(starts) == len(ks), f"{len(starts)} starts accepted for {len(ks)} conversions"
+    assert len(fires) == len(ks), f"{len(fires)} results transferred for {len(ks)} conversions"
+    valid = np.array(log["valid"])
+    busy_expected = set()
+    for n, (a, f) in enumerate(zip(starts, fires, strict=True)):
+        shown = valid[valid > a]
+        assert shown.size, f"conversion {n}: no result after its start at edge {a}"
+        latency = int(shown[0]) - a
+        assert latency == dut.latency_at(ks[n]), (
+            f"conversion {n} (active_steps {ks[n]}): result at edge {shown[0]}, start at edge "
+            f"{a}: latency {latency}, expected {dut.latency_at(ks[n])}"
+        )
+        busy_expected.update(range(a + 1, f + 1))
+    wrong = sorted(set(log["busy"]) ^ busy_expected)
+    assert not wrong, (
+        f"busy wrong at edges {wrong[:10]} (high at {sorted(set(log['busy']))[:10]}..., "
+        "expected from the clock after each start to the result's transfer)"
+    )
+
+
+def every_k(cfg, rng, extra: int) -> np.ndarray:
+    """Every active_steps value once plus ``extra`` random ones, shuffled."""
+    ks = np.concatenate([np.arange(1, cfg.steps + 1), rng.integers(1, cfg.steps + 1, extra)])
+    return rng.permutation(ks)
+
+
+@pytest.mark.parametrize("backpressure", PATTERNS)
+@pytest.mark.parametrize("idle", PATTERNS)
+@pytest.mark.parametrize("case", CASES)
+def test_closed_loop_matches_model(case, idle, backpressure, seed):
+    """Codes and decisions equal ``sar_convert`` for every active_steps, with idle gaps between
+    starts, random starts and active_steps while busy (ignored), and result backpressure."""
     rng = np.random.default_rng(seed)
-    v = rng.uniform(-1, 1, (6, cfg.columns))
-    k = 5
-    accepted, outputs = [], []
+    cfg, fe = front_end(case, seed)
+    ks = every_k(cfg, rng, 3 * cfg.steps)
+    v = rng.uniform(-1.05, 1.05, (len(ks), cfg.columns))
+    dut, got, log, loop = run_closed_loop(
+        cfg, fe, v, ks, rng, idle=idle, backpressure=backpressure, spurious=True
+    )
+    check_results(cfg, fe, v, ks, got, loop)
+    check_timing(dut, ks, log)
 
-    async def bench(ctx):
-        ctx.set(dut.start, 1)
-        ctx.set(dut.active_steps, k)
-        ctx.set(dut.o.ready, 1)
-        n = -1
-        for cycle in range(6 * dut.clocks_per_conversion(k) + 1):
-            if not ctx.get(dut.busy):
-                accepted.append(cycle)
-                n += 1
-            dac = ctx.get(dut.dac)
-            if dac:
-                states = _states(cfg, dac)
-                step = int(states[0]).bit_length() - 1
-                ctx.set(dut.cmp, _pack(fe.compare(v[n], states, step, n)))
-            if ctx.get(dut.o.valid):
-                outputs.append((cycle, [ctx.get(dut.o.payload).codes[c] for c in range(2)]))
-            await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    assert np.diff(accepted).tolist() == [dut.clocks_per_conversion(k)] * (len(accepted) - 1)
-    assert len(outputs) >= 5
-    lat = [o[0] - a for o, a in zip(outputs, accepted[: len(outputs)], strict=True)]
-    assert lat == [dut.latency(k)] * len(outputs)
-    exp, _ = sar_convert(cfg, fe, v[: len(outputs)], k)
-    np.testing.assert_array_equal(np.array([o[1] for o in outputs]), exp)
+@pytest.mark.parametrize("case", CASES)
+def test_full_throughput_period(case, seed):
+    """With ``start`` held high and ``o.ready`` always high, a conversion with ``k`` steps is
+    followed by the next start exactly ``period_at(k)`` clocks later, for every k."""
+    rng = np.random.default_rng(seed)
+    cfg, fe = front_end(case, seed)
+    ks = every_k(cfg, rng, 2)
+    v = rng.uniform(-1, 1, (len(ks), cfg.columns))
+    dut, got, log, loop = run_closed_loop(cfg, fe, v, ks, rng)
+    check_results(cfg, fe, v, ks, got, loop)
+    check_timing(dut, ks, log)
+    starts = log["start"]
+    for n in range(len(ks) - 1):
+        period = starts[n + 1] - starts[n]
+        assert period == dut.period_at(ks[n]), (
+            f"conversion {n} (active_steps {ks[n]}) started at edge {starts[n]}, the next at "
+            f"{starts[n + 1]}: period {period}, expected {dut.period_at(ks[n])}"
+        )
 
 
 def test_result_held_under_backpressure_and_start_ignored():
-    """A pending result stays valid and unchanged; starts while busy are ignored."""
-    cfg = SARConfig(columns=2)
+    """A pending result stays valid and unchanged while ``o.ready`` is low; ``start`` (held high)
+    and ``active_steps`` are ignored until it transfers, and ``dac`` stays idle."""
+    cfg, _ = SAR_CASES["ideal_binary"]
     dut = SAR(cfg)
-    seen = []
+    held = dut.latency + 20  # edges with ready low after the start
+    rows = []
 
     async def bench(ctx):
         ctx.set(dut.start, 1)
-        ctx.set(dut.active_steps, 8)
-        ctx.set(dut.cmp, 0b11)  # every trial kept: code 255 in both columns
-        await ctx.tick()
-        ctx.set(dut.active_steps, 2)  # must not affect the running conversion
-        for _ in range(30):  # start stays high the whole time, ready low
-            seen.append((ctx.get(dut.busy), ctx.get(dut.o.valid), ctx.get(dut.dac)))
-            await ctx.tick()
-        ctx.set(dut.start, 0)
-        assert ctx.get(dut.o.payload).codes[0] == 255
+        ctx.set(dut.active_steps, cfg.steps)
+        ctx.set(dut.cmp, (1 << cfg.columns) - 1)  # every trial kept: full code everywhere
+        for edge in range(1, held + 1):
+            sampled = await ctx.tick().sample(
+                dut.start & ~dut.busy, dut.busy, dut.o.valid, dut.dac, dut.o.payload
+            )
+            rows.append((edge, *sampled[2:]))
+            ctx.set(dut.active_steps, 1)  # a later start with 1 step would change the code
         ctx.set(dut.o.ready, 1)
-        await ctx.tick()
+        ctx.set(dut.start, 0)
+        _, _, fire, busy = await ctx.tick().sample(dut.o.valid & dut.o.ready, dut.busy)
+        assert fire and busy, f"edge {held + 1}: transfer={fire} busy={busy}, expected 1 1"
         ctx.set(dut.o.ready, 0)
-        seen.append((ctx.get(dut.busy), ctx.get(dut.o.valid), ctx.get(dut.dac)))
+        _, _, busy = await ctx.tick().sample(dut.busy)
+        assert not busy, f"edge {held + 2}: busy still high the clock after the transfer"
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
-    assert all(b == 1 for b, _, _ in seen[:-1])
-    assert [val for _, val, _ in seen[:30]] == [0] * 8 + [1] * 22
-    assert all(d == 0 for _, _, d in seen[8:30]), "dac must be idle while the result is pending"
-    assert seen[-1][:2] == (0, 0)
+    simulate(dut, bench, deadline_cycles=held + 10)
+    full = {
+        "codes": [cfg.full_code] * cfg.columns,
+        "decisions": [(1 << cfg.steps) - 1] * cfg.columns,
+    }
+    for edge, accepted, busy, valid, dac, payload in rows:
+        assert accepted == (edge == 1), f"edge {edge}: start accepted={accepted}"
+        assert busy == (edge > 1), f"edge {edge}: busy={busy}"
+        assert valid == (edge >= 1 + dut.latency), f"edge {edge}: o.valid={valid}"
+        if valid:
+            assert dac.as_bits() == 0, f"edge {edge}: dac {dac.as_bits():#x} while result pending"
+            got = {"codes": list(payload.codes), "decisions": list(payload.decisions)}
+            assert got == full, f"edge {edge}: held result {got}, expected {full}"

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.adc_metrics import code_density, dnl_inl, dnl_inl_of, enob, transfer_function
+from model.analog.adc_metrics import code_density, dnl_inl, dnl_inl_of, enob, transfer_function
 from model.sar import AnalogFrontEnd, SARConfig, counter_normal, sar_convert, to_signed
 
 REDUNDANT_10 = (112, 64, 36, 20, 12, 6, 4, 2, 1, 1)

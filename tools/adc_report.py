@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from model.adc_metrics import code_density, dnl_inl, enob, transfer_function  # noqa: E402
+from model.analog.adc_metrics import code_density, dnl_inl, enob, transfer_function  # noqa: E402
 from model.sar import AnalogFrontEnd, SARConfig  # noqa: E402
 
 

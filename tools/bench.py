@@ -34,7 +34,7 @@ def bench_models(repeats: int) -> list[tuple[str, str]]:
     """Golden-model throughput at the paper-default configurations."""
     from model.nmpu import nmpu
     from model.sar import AnalogFrontEnd, SARConfig, sar_convert
-    from tb.nmpu_stimulus import random_codes, random_params
+    from tb.stimulus import random_codes, random_params
 
     rng = np.random.default_rng(0)
     cfg = NMPUConfig()

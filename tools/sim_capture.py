@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model import digits
+from model.flow import digits
 from model.capture import load
 from tb.tile_run import run_tile_tb
 

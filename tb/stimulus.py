@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.fixed import int_range
+from model.golden.fixed import int_range
 from model.nmpu import NMPUConfig
 
 

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .crossbar import CrossbarConfig, reference_and_scale
+from model.analog.crossbar import CrossbarConfig, reference_and_scale
 
 
 def versions() -> dict[str, str]:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .fixed import QFormat
+from model.golden.fixed import QFormat
 
 
 def quantise(values, fmt: QFormat, name: str, *, saturate: bool = False) -> np.ndarray:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.sar import AnalogFrontEnd, SARConfig, sar_convert
+from model.analog.sar_frontend import AnalogFrontEnd
+from model.golden.sar import SARConfig, sar_convert
 
 
 def ramp(points: int, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:

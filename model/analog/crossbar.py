@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import known_kwargs
+from model.golden.config import known_kwargs
 
 #: Version of this model's equations and random-draw order (recorded in capture provenance).
 MODEL_VERSION = "1"

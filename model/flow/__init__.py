@@ -1,0 +1,1 @@
+"""The flow around the models: the network, calibration, capture files."""

@@ -1,0 +1,260 @@
+"""Golden model of the SAR ADC's digital back end (DESIGN 4): config, sequence, correction.
+
+Bit-exact with ``hw.sar.SAR``. The back end is digital, but a conversion is a
+closed loop: at every step the analog comparator decides on the trial switch
+state. :func:`sar_convert` therefore takes a *comparator*, any object with
+``columns``, ``steps``, ``out_width`` and ``compare(v, trial_states, step,
+vector_index)``; the analog model of DESIGN 4.3 is
+``model.analog.sar_frontend.AnalogFrontEnd``. This module imports no analog
+model, so ``hw`` can take ``SARConfig`` from here.
+
+Conventions (also in ``docs/sar.md``)
+-------------------------------------
+Let ``N = 2**out_width``.
+
+* Switch state. A column's CDAC switch state ``s`` is an integer bit mask,
+  bit ``i`` = step ``i`` (bit 0 = first step = largest weight). At step ``i``
+  the trial state is ``kept decisions b_0..b_{i-1}`` with bit ``i`` set and all
+  later bits clear, so the step is the index of the highest set bit
+  (:func:`step_of`).
+* Decision. The comparator answers ``b_i = 1`` to keep the trial bit.
+* Correction. ``code = min(sum_i b_i * weights[i] + fill(k), N - 1)`` with the
+  *nominal* integer weights (the back end does not know the mismatch).
+* Approximate conversion with ``active_steps = k``: steps ``k..M-1`` are not
+  run, their decisions are reported as 0, and the unresolved part is filled
+  with the midpoint ``fill(k) = ceil(S_k / 2) = (S_k + 1) // 2`` where
+  ``S_k = sum(weights[k:])`` (``fill(M) = 0``). A full conversion adds
+  ``sum_{i>=k} b_i w_i`` in ``[0, S_k]`` to the same partial sum, so
+  ``|code_k - code_M| <= max(fill, S_k - fill) = ceil(S_k / 2)``. For binary
+  weights the fill is the next trial bit, ``2**(out_width - 1 - k)``.
+* Signed view for the NMPU: ``signed = code - 2**(out_width - 1)``
+  (:func:`to_signed`, i.e. the MSB inverted: offset binary -> two's complement).
+* Ideal quantiser (the reference an ideal front end must reproduce):
+  ``clip(floor((v + 1) / 2 * N), 0, N - 1)`` (:func:`ideal_codes`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import known_kwargs
+
+#: Largest number of bit-cycles accepted; more is not a sensible SAR.
+MAX_STEPS = 32
+#: Largest code width accepted (x and D stay exact in float64 well beyond this).
+MAX_OUT_WIDTH = 24
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def binary_weights(out_width: int) -> tuple[int, ...]:
+    """Binary weights ``(2**(out_width-1), ..., 2, 1)``."""
+    return tuple(1 << (out_width - 1 - i) for i in range(out_width))
+
+
+@dataclass(frozen=True)
+class SARConfig:
+    """Elaboration-time parameters of the SAR ADC (DESIGN 4.1), shared by ``hw`` and ``model``.
+
+    Parameters
+    ----------
+    columns : int
+        Column ADCs converting in lockstep.
+    steps : int
+        Bit-cycles ``M`` of a full conversion.
+    weights : tuple of int, optional
+        ``M`` positive DAC weights in output LSBs, first step first. Default:
+        binary weights, which requires ``steps == out_width``.
+    out_width : int
+        Output code width.
+
+    Raises ``ValueError`` naming the parameter when weights are not positive
+    integers, their number differs from ``steps``, they do not cover the
+    output range (``sum(weights) >= 2**out_width - 1``), a weight exceeds one
+    plus the sum of the later ones (missing codes), or sizes are out of range.
+    """
+
+    columns: int = 256
+    steps: int = 8
+    weights: tuple[int, ...] | None = None
+    out_width: int = 8
+
+    def __post_init__(self):
+        for name, lo, hi in (
+            ("columns", 1, 1 << 16),
+            ("steps", 1, MAX_STEPS),
+            ("out_width", 1, MAX_OUT_WIDTH),
+        ):
+            value = getattr(self, name)
+            if not _is_int(value):
+                raise ValueError(f"SARConfig.{name} must be an integer, not {value!r}")
+            if not lo <= value <= hi:
+                raise ValueError(f"SARConfig.{name} must be in [{lo}, {hi}], not {value!r}")
+            object.__setattr__(self, name, int(value))
+        weights = self.weights
+        if weights is None:
+            if self.steps != self.out_width:
+                raise ValueError(
+                    f"SARConfig.weights must be given when steps ({self.steps}) != "
+                    f"out_width ({self.out_width}); binary weights need steps == out_width"
+                )
+            weights = binary_weights(self.out_width)
+        if isinstance(weights, (str, bytes)) or not hasattr(weights, "__len__"):
+            raise ValueError(f"SARConfig.weights must be a sequence of integers, not {weights!r}")
+        weights = tuple(weights)
+        for i, w in enumerate(weights):
+            if not _is_int(w) or w <= 0:
+                raise ValueError(
+                    f"SARConfig.weights must be positive integers, not {w!r} at step {i}"
+                )
+        weights = tuple(int(w) for w in weights)
+        if len(weights) != self.steps:
+            raise ValueError(
+                f"SARConfig.weights must have steps={self.steps} entries, not {len(weights)}"
+            )
+        full = (1 << self.out_width) - 1
+        if sum(weights) < full:
+            raise ValueError(
+                f"SARConfig.weights must cover the output range: sum {sum(weights)} < "
+                f"2**out_width - 1 = {full}"
+            )
+        for i, w in enumerate(weights):
+            rest = sum(weights[i + 1 :])
+            if w > rest + 1:
+                raise ValueError(
+                    f"SARConfig.weights[{i}] = {w} exceeds 1 + sum of later weights = {rest + 1}"
+                    " (missing codes)"
+                )
+        object.__setattr__(self, "weights", weights)
+
+    # -- derived sizes -------------------------------------------------------
+    @property
+    def full_code(self) -> int:
+        """Largest output code, ``2**out_width - 1``."""
+        return (1 << self.out_width) - 1
+
+    @property
+    def sum_width(self) -> int:
+        """Width of the unsaturated correction sum ``sum(b_i w_i) + fill``."""
+        return max(1, sum(self.weights).bit_length())
+
+    def skipped_sum(self, active_steps: int) -> int:
+        """``S_k``: sum of the weights of the steps not run when ``active_steps = k``."""
+        self.check_active_steps(active_steps)
+        return sum(self.weights[active_steps:])
+
+    def fill(self, active_steps: int) -> int:
+        """Midpoint fill added for the skipped steps: ``(S_k + 1) // 2`` (0 for a full run)."""
+        return (self.skipped_sum(active_steps) + 1) // 2
+
+    def check_active_steps(self, k) -> int:
+        """``k`` if it is a valid ``active_steps`` (an integer in 1..steps), else ``ValueError``."""
+        if not _is_int(k) or not 1 <= k <= self.steps:
+            raise ValueError(f"active_steps must be an integer in [1, {self.steps}], not {k!r}")
+        return int(k)
+
+    # -- serialisation -------------------------------------------------------
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict; :meth:`from_dict` inverts it."""
+        return {
+            "columns": self.columns,
+            "steps": self.steps,
+            "weights": list(self.weights),
+            "out_width": self.out_width,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> SARConfig:
+        """Build from a dict as written by :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        kwargs = known_kwargs(cls, d)
+        if kwargs.get("weights") is not None:
+            kwargs["weights"] = tuple(kwargs["weights"])
+        return cls(**kwargs)
+
+
+def to_signed(cfg: SARConfig, codes) -> np.ndarray:
+    """Signed (two's complement) view of offset-binary codes: ``code - 2**(out_width-1)``."""
+    return np.asarray(codes, dtype=np.int64) - (1 << (cfg.out_width - 1))
+
+
+def ideal_codes(cfg: SARConfig, v) -> np.ndarray:
+    """The ideal quantiser ``clip(floor((v + 1) / 2 * 2**out_width), 0, 2**out_width - 1)``."""
+    x = (np.clip(np.asarray(v, dtype=np.float64), -1.0, 1.0) + 1.0) / 2.0 * (1 << cfg.out_width)
+    return np.clip(np.floor(x), 0, cfg.full_code).astype(np.int64)
+
+
+def decision_masks(decisions) -> np.ndarray:
+    """Decisions ``[..., steps]`` of 0/1 -> integer masks ``[...]`` (bit i = step i), as on a bus."""
+    d = np.asarray(decisions, dtype=np.int64)
+    return (d << np.arange(d.shape[-1])).sum(axis=-1)
+
+
+def step_of(trial_states) -> np.ndarray:
+    """The step a trial switch state belongs to: the index of its highest set bit (-1 for 0)."""
+    s = np.asarray(trial_states, dtype=np.int64)
+    out = np.full(s.shape, -1, dtype=np.int64)
+    nz = s > 0
+    out[nz] = np.floor(np.log2(s[nz])).astype(np.int64)
+    return out
+
+
+def correct(cfg: SARConfig, decisions, active_steps) -> np.ndarray:
+    """Digital correction: ``min(sum_i b_i * weights[i] + fill(k), 2**out_width - 1)``.
+
+    ``decisions`` is [..., steps] of 0/1, ``active_steps`` an int or an int
+    array broadcastable to ``decisions.shape[:-1]``.
+    """
+    d = np.asarray(decisions, dtype=np.int64)
+    k = np.asarray(active_steps)
+    fills = np.array([0] + [cfg.fill(j) for j in range(1, cfg.steps + 1)], dtype=np.int64)
+    total = d @ np.array(cfg.weights, dtype=np.int64) + fills[k]
+    return np.minimum(total, cfg.full_code)
+
+
+def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index=0):
+    """Convert ``v`` [vectors, columns] exactly as the hardware does (DESIGN 4.2, 4.5).
+
+    Parameters
+    ----------
+    comparator
+        The analog half: ``columns``, ``steps``, ``out_width`` matching ``cfg``
+        and ``compare(v, trial_states, step, vector_index)`` -> 0/1 per column
+        (``model.analog.sar_frontend.AnalogFrontEnd``).
+    active_steps : int or int array [vectors], optional
+        Steps run per vector (1..steps); default ``cfg.steps``.
+    first_index : int
+        Vector index of row 0 for the noise draws (row r is vector
+        ``first_index + r``), so a long stream can be converted in pieces.
+
+    Returns
+    -------
+    codes : int64 array [vectors, columns]
+    decisions : uint8 array [vectors, columns, steps]; skipped steps are 0.
+    """
+    v = np.asarray(v, dtype=np.float64)
+    if v.ndim != 2 or v.shape[1] != cfg.columns:
+        raise ValueError(f"v must be [vectors, {cfg.columns}], not {v.shape}")
+    have = (comparator.columns, comparator.steps, comparator.out_width)
+    if have != (cfg.columns, cfg.steps, cfg.out_width):
+        raise ValueError(
+            f"comparator (columns, steps, out_width) = {have} does not match the SARConfig "
+            f"{(cfg.columns, cfg.steps, cfg.out_width)}"
+        )
+    nvec = v.shape[0]
+    k = np.full(nvec, cfg.steps) if active_steps is None else np.asarray(active_steps)
+    k = np.broadcast_to(k, (nvec,)).astype(np.int64)
+    if k.size and (k.min() < 1 or k.max() > cfg.steps):
+        raise ValueError(f"active_steps must be in [1, {cfg.steps}], got {k.min()}..{k.max()}")
+    index = first_index + np.arange(nvec)
+    kept = np.zeros(v.shape, dtype=np.int64)
+    decisions = np.zeros((*v.shape, cfg.steps), dtype=np.uint8)
+    for i in range(cfg.steps):
+        run = (i < k)[:, None]
+        b = comparator.compare(v, kept | (1 << i), i, index) & run
+        kept |= b.astype(np.int64) << i
+        decisions[..., i] = b
+    return correct(cfg, decisions, k[:, None]), decisions

@@ -1,0 +1,111 @@
+"""Pack and unpack flat bus words from the Amaranth layouts the RTL is built from.
+
+The generated Verilog flattens every ``data.Layout`` port into one vector
+(``i__payload``, ``o__payload``, ``dac``, ...). :class:`Codec` derives each
+field's offset, width and signedness from the layout itself, so no testbench
+restates a bit position, and converts whole arrays at once with numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data, wiring
+
+
+@dataclass(frozen=True)
+class _Field:
+    offset: int
+    width: int
+    signed: bool
+    count: int | None  # None: a scalar; else an array of ``count`` elements
+
+
+def _fields(layout: data.Layout) -> dict[str, _Field]:
+    """Top-level fields of a struct layout (or one unnamed array/scalar field ``""``)."""
+    members = layout if isinstance(layout, data.StructLayout) else None
+    items = [(name, f.offset, f.shape) for name, f in members] if members else [("", 0, layout)]
+    out = {}
+    for name, offset, shape in items:
+        if isinstance(shape, data.ArrayLayout):
+            elem = Shape.cast(shape.elem_shape)
+            out[name] = _Field(offset, elem.width, elem.signed, shape.length)
+        else:
+            s = Shape.cast(shape)
+            out[name] = _Field(offset, s.width, s.signed, None)
+    return out
+
+
+def _to_bits(word: int, width: int) -> np.ndarray:
+    nbytes = (width + 7) // 8 or 1
+    raw = np.frombuffer(int(word).to_bytes(nbytes, "little"), np.uint8)
+    return np.unpackbits(raw, bitorder="little")[:width]
+
+
+def _from_bits(bits: np.ndarray) -> int:
+    return int.from_bytes(np.packbits(bits.astype(np.uint8), bitorder="little").tobytes(), "little")
+
+
+class Codec:
+    """Bit-exact conversion between a layout's flat word and named numpy/int fields.
+
+    ``Codec(layout).unpack(word)`` returns ``{field: int or int64 array}``;
+    ``pack(field=value, ...)`` the word (missing fields are 0). A plain
+    ``ArrayLayout`` has the single field ``""`` (see :meth:`unpack_array`).
+    Values out of a field's range raise ``ValueError`` naming the field.
+    """
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.width = Shape.cast(layout).width
+        self.fields = _fields(layout)
+
+    def unpack(self, word: int) -> dict:
+        bits = _to_bits(word, self.width)
+        out = {}
+        for name, f in self.fields.items():
+            n = f.count or 1
+            chunk = bits[f.offset : f.offset + n * f.width].reshape(n, f.width).astype(np.int64)
+            values = chunk @ (np.int64(1) << np.arange(f.width, dtype=np.int64))
+            if f.signed:
+                values = np.where(chunk[:, -1] == 1, values - (1 << f.width), values)
+            out[name] = values if f.count is not None else int(values[0])
+        return out
+
+    def unpack_array(self, word: int) -> np.ndarray:
+        """The elements of a plain ``ArrayLayout`` word."""
+        return self.unpack(word)[""]
+
+    def pack(self, **values) -> int:
+        unknown = set(values) - set(self.fields)
+        if unknown:
+            raise ValueError(f"unknown field(s) {sorted(unknown)}; layout has {list(self.fields)}")
+        bits = np.zeros(self.width, np.uint8)
+        for name, value in values.items():
+            f = self.fields[name]
+            v = np.asarray(value, dtype=np.int64).reshape(-1)
+            if v.size != (f.count or 1):
+                raise ValueError(f"field {name!r}: {v.size} values, expected {f.count or 1}")
+            lo = -(1 << (f.width - 1)) if f.signed else 0
+            hi = (1 << (f.width - 1)) - 1 if f.signed else (1 << f.width) - 1
+            bad = np.flatnonzero((v < lo) | (v > hi))
+            if bad.size:
+                raise ValueError(f"field {name!r}[{bad[0]}] = {v[bad[0]]} outside [{lo}, {hi}]")
+            u = v & ((1 << f.width) - 1)
+            chunk = (u[:, None] >> np.arange(f.width)) & 1
+            bits[f.offset : f.offset + chunk.size] = chunk.reshape(-1)
+        return _from_bits(bits)
+
+    def pack_array(self, values) -> int:
+        """The word of a plain ``ArrayLayout`` holding ``values``."""
+        return self.pack(**{"": values})
+
+
+def port_shape(component: wiring.Component, *path: str):
+    """The shape of a member of ``component``'s signature, e.g. ``("i", "payload")``."""
+    member = component.signature.members[path[0]]
+    for name in path[1:]:
+        member = member.signature.members[name]
+    return member.shape

@@ -1,0 +1,55 @@
+"""Build a component's Verilog and run its cocotb bench: the one entry point of pytest,
+``make sim`` and ``make bench``.
+
+``run_bench`` writes the component with ``hw.verilog.write_verilog`` (the same
+writer as ``make rtl``), passes ``settings`` to the bench as ``$TB_SETTINGS``,
+and returns the run result with the figures each cocotb test reported.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from amaranth.lib import wiring
+
+from hw.verilog import write_verilog
+from tb.bench import SETTINGS_ENV
+from tb.runner import RunResult, run_cocotb
+
+#: Bench name -> (Verilog top-level name, cocotb test module).
+BENCHES = {
+    "nmpu": ("nmpu", "tb.nmpu_tb"),
+    "sar": ("sar", "tb.sar_tb"),
+    "tile": ("tile", "tb.tile_tb"),
+}
+
+
+def run_bench(
+    bench: str,
+    component: wiring.Component,
+    *,
+    sim: str,
+    build_dir: Path,
+    seed: int,
+    settings: dict,
+    testcase: str | None = None,
+) -> tuple[RunResult, list[dict]]:
+    """Run bench ``bench`` on ``component``'s Verilog with ``sim``; returns (result, figures)."""
+    toplevel, module = BENCHES[bench]
+    build_dir = Path(build_dir)
+    verilog = write_verilog(component, toplevel, build_dir / f"{toplevel}.v")
+    summary = (build_dir / "summary.jsonl").resolve()
+    summary.unlink(missing_ok=True)
+    result = run_cocotb(
+        sim=sim,
+        sources=[verilog],
+        toplevel=toplevel,
+        test_module=module,
+        build_dir=build_dir / sim,
+        seed=seed,
+        extra_env={SETTINGS_ENV: json.dumps({**settings, "summary": str(summary)})},
+        testcase=testcase,
+    )
+    figures = [json.loads(line) for line in summary.read_text().splitlines()]
+    return result, figures

@@ -1,0 +1,76 @@
+"""In-order scoreboard: transactions predicted by the golden model against those a monitor saw.
+
+Tier-agnostic (plain numpy): the cocotb benches feed it from their monitors.
+A transaction is a dict of fields (ints or integer arrays); array mismatches
+are reported per element with the transaction's label and a column index.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Expected:
+    label: str  # e.g. "vector 3 beat 1"
+    fields: dict
+    first_column: int = 0  # column of element 0 of the array fields
+
+
+@dataclass
+class Scoreboard:
+    """Compare observed transactions with expected ones in order; keep counts and first errors."""
+
+    name: str
+    log: object = None
+    max_reports: int = 10
+    expected: deque = field(default_factory=deque)
+    checked: int = 0
+    values_checked: int = 0
+    mismatches: int = 0
+    errors: list = field(default_factory=list)
+
+    def expect(self, label: str, fields: dict, first_column: int = 0) -> None:
+        self.expected.append(Expected(label, fields, first_column))
+
+    def observe(self, fields: dict) -> None:
+        if not self.expected:
+            self._error(f"{self.name}: transaction {self.checked} arrived, none was expected")
+            self.checked += 1
+            return
+        exp = self.expected.popleft()
+        for name, want in exp.fields.items():
+            got = fields[name]
+            want_a, got_a = np.atleast_1d(want), np.atleast_1d(got)
+            self.values_checked += want_a.size
+            for j in np.flatnonzero(want_a != got_a):
+                where = f" column {exp.first_column + j}" if np.ndim(want) else ""
+                self._error(
+                    f"{self.name}: {exp.label}{where} {name}: expected {want_a[j]}, got {got_a[j]}"
+                )
+        self.checked += 1
+
+    def _error(self, text: str) -> None:
+        self.mismatches += 1
+        if len(self.errors) < self.max_reports:
+            self.errors.append(text)
+            if self.log is not None:
+                self.log.error("mismatch: %s", text)
+
+    def figures(self) -> dict:
+        return {
+            f"{self.name}_checked": self.checked,
+            f"{self.name}_values_checked": self.values_checked,
+            f"{self.name}_mismatches": self.mismatches,
+        }
+
+    def assert_clean(self) -> None:
+        """Every expected transaction arrived and matched."""
+        assert not self.mismatches, f"{self.mismatches} mismatches; first: {self.errors}"
+        assert not self.expected, (
+            f"{self.name}: {len(self.expected)} expected transactions never arrived "
+            f"(next: {self.expected[0].label})"
+        )

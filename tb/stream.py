@@ -1,0 +1,153 @@
+"""cocotb drivers for ``amaranth.lib.stream`` ports: a source with idle cycles, a sink with
+backpressure, both packing/unpacking payloads from the port's Amaranth layout.
+
+Amaranth flattens a stream port ``i`` to ``i__valid``, ``i__ready`` and
+``i__payload``. Timing follows ``tb.bench``: drive after the falling edge,
+sample at ``ReadOnly``. The source keeps ``valid`` high and the payload
+unchanged until its beat transfers (it only pauses between beats); the sink
+checks the same rule on the DUT's output.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterator
+
+import cocotb
+from cocotb.triggers import Event
+
+from tb.bench import Bench
+from tb.payload import Codec
+
+
+class StreamSource:
+    """Drives stream ``prefix`` of the DUT from a queue of payload dicts.
+
+    ``pauses``: per-cycle idle flags (``tb.pauses.pauses``). ``on_transfer``
+    is called as ``on_transfer(index, payload, cycle)`` for every beat the
+    DUT accepts, in the ``ReadOnly`` phase of the cycle it transfers.
+    """
+
+    def __init__(
+        self,
+        bench: Bench,
+        prefix: str,
+        layout,
+        pauses: Iterator[bool],
+        on_transfer: Callable | None = None,
+    ):
+        dut = bench.dut
+        self.bench = bench
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.codec = Codec(layout)
+        self.pauses = pauses
+        self.on_transfer = on_transfer
+        self.queue: deque = deque()
+        self.sent = 0
+        self.cycles_ready_low = 0  # cycles a presented beat waited
+
+    def send(self, **fields) -> None:
+        self.queue.append((fields, self.codec.pack(**fields)))
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue
+
+    def start(self):
+        """Start driving (after the bench's reset); returns self."""
+        cocotb.start_soon(self._run())
+        return self
+
+    async def _run(self) -> None:
+        presenting = False
+        while True:
+            await self.bench.falling
+            if not presenting and self.queue and not next(self.pauses):
+                self.payload.value = self.queue[0][1]
+                presenting = True
+            self.valid.value = int(presenting)
+            await self.bench.read_only
+            if presenting:
+                if self.ready.value == 1:
+                    fields, _ = self.queue.popleft()
+                    if self.on_transfer is not None:
+                        self.on_transfer(self.sent, fields, self.bench.cycle)
+                    self.sent += 1
+                    presenting = False
+                else:
+                    self.cycles_ready_low += 1
+
+
+class StreamSink:
+    """Takes beats from stream ``prefix`` of the DUT with backpressure; unpacks and reports them.
+
+    ``on_transfer(index, fields, cycle)`` runs for every beat taken. Checks the
+    stream rule that a beat, once valid, stays valid and unchanged until it
+    transfers.
+    """
+
+    def __init__(
+        self,
+        bench: Bench,
+        prefix: str,
+        layout,
+        pauses: Iterator[bool],
+        on_transfer: Callable | None = None,
+    ):
+        dut = bench.dut
+        self.bench = bench
+        self.valid = getattr(dut, f"{prefix}__valid")
+        self.ready = getattr(dut, f"{prefix}__ready")
+        self.payload = getattr(dut, f"{prefix}__payload")
+        self.prefix = prefix
+        self.codec = Codec(layout)
+        self.pauses = pauses
+        self.on_transfer = on_transfer
+        self.received = 0
+        self.presented_at = 0  # cycle the beat being taken was first valid
+        self.target: int | None = None
+        self.done = Event()
+
+    def expect_count(self, count: int) -> Event:
+        """An event set once ``count`` beats have been taken."""
+        self.target = count
+        if self.received >= count:
+            self.done.set()
+        return self.done
+
+    def start(self):
+        """Start driving (after the bench's reset); returns self."""
+        cocotb.start_soon(self._run())
+        return self
+
+    async def _run(self) -> None:
+        stalled = None  # payload of a beat presented but not taken last cycle
+        while True:
+            await self.bench.falling
+            ready = not next(self.pauses)
+            self.ready.value = int(ready)
+            await self.bench.read_only
+            if self.valid.value != 1:
+                assert stalled is None, (
+                    f"{self.prefix}: cycle {self.bench.cycle}: valid dropped before the beat "
+                    "transferred"
+                )
+                continue
+            word = self.payload.value.to_unsigned()
+            assert stalled is None or word == stalled, (
+                f"{self.prefix}: cycle {self.bench.cycle}: payload changed from {stalled:#x} to "
+                f"{word:#x} while waiting for ready"
+            )
+            if stalled is None:
+                self.presented_at = self.bench.cycle
+            if not ready:
+                stalled = word
+                continue
+            stalled = None
+            if self.on_transfer is not None:
+                self.on_transfer(self.received, self.codec.unpack(word), self.bench.cycle)
+            self.received += 1
+            if self.target is not None and self.received >= self.target:
+                self.done.set()
