@@ -199,9 +199,7 @@ class NMPU(wiring.Component):
                 + (par["offset"][j] << (frac_a - cfg.offset_fmt.frac_bits))
             )
 
-        s1_q = Signal(
-            stage_layout("a", a_shape, bn=True, beat=beat.shape(), phase=phase.shape())
-        )
+        s1_q = Signal(stage_layout("a", a_shape, bn=True, beat=beat.shape(), phase=phase.shape()))
         with m.If(advance):
             m.d.sync += [
                 s1_q.valid.eq(accept),

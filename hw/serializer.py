@@ -57,7 +57,7 @@ class CodeSerializer(wiring.Component):
 
     @property
     def latency(self) -> int:
-        """Clocks from the edge taking an input word to the first edge that can pass its first beat."""
+        """Clocks from the edge taking an input word to the first edge that can pass a beat."""
         return 1
 
     def elaborate(self, platform):

@@ -1,4 +1,4 @@
-"""Public capture-file API of DESIGN 5: ``model.capture.load`` / ``save``; ``python -m model.capture``.
+"""Public capture-file API of DESIGN 5: ``load``, ``save``, ``python -m model.capture``.
 
 Implemented in ``model.flow.capture``.
 """

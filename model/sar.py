@@ -1,4 +1,4 @@
-"""Public SAR ADC API of DESIGN 4.5: ``from model.sar import SARConfig, AnalogFrontEnd, sar_convert``.
+"""Public SAR ADC API of DESIGN 4.5: ``SARConfig``, ``AnalogFrontEnd``, ``sar_convert``.
 
 The digital back end is ``model.golden.sar``; the analog front end is
 ``model.analog.sar_frontend``.

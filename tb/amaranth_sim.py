@@ -20,6 +20,13 @@ Timing convention: a testbench sets inputs after a clock edge; what counts is
 the value *sampled at* the next edge (``ctx.tick().sample(...)``), so the
 helpers do not depend on the order in which testbenches run. Edges are
 numbered from 1 (the first rising edge of the simulation).
+
+Waits are one-shot (``await ctx.tick()...``) or ``async for`` loops, never
+``TickTrigger.until``/``repeat``: when one testbench fails, the others are
+abandoned mid-wait, and in Amaranth 0.5 an abandoned ``until``/``repeat``
+raises ``RuntimeError: aclose(): asynchronous generator is already running``
+whenever the garbage collector gets to it (with pytest-xdist on CPython 3.11
+this has crashed a worker instead of reporting the failure).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ __all__ = [
     "PERIOD",
     "ParamWriter",
     "SimulationDeadline",
+    "clocks",
     "collect",
     "decode",
     "drive_comparator",
@@ -105,6 +113,12 @@ def decode(stream, const) -> dict:
     return Codec(stream.payload.shape()).unpack(const.as_bits())
 
 
+async def clocks(ctx, count: int) -> None:
+    """Let ``count`` clock edges pass (a ``repeat`` that is safe to abandon)."""
+    for _ in range(count):
+        await ctx.tick()
+
+
 async def wait_until(ctx, condition: Callable[[], bool]) -> None:
     """Idle (clock by clock) until the Python ``condition()`` holds, e.g. another bench's flag."""
     while not condition():
@@ -125,7 +139,9 @@ async def stream_put(ctx, stream, payloads: Iterable, pauses: Iterator[bool]) ->
             await ctx.tick()
         ctx.set(stream.payload, _plain(payload))
         ctx.set(stream.valid, 1)
-        await ctx.tick().until(stream.ready)
+        ready = False
+        while not ready:
+            _, _, ready = await ctx.tick().sample(stream.ready)
         ctx.set(stream.valid, 0)
 
 

@@ -30,7 +30,7 @@ def settings() -> dict:
 
 
 def report(figures: dict) -> None:
-    """Append one test's figures to the summary file, for ``make sim``, ``make bench`` and pytest."""
+    """Append one test's figures to the summary file (read by ``tb.run.run_bench``)."""
     path = settings().get("summary")
     if path:
         with open(path, "a") as fh:
@@ -62,7 +62,7 @@ class Bench:
         return int(get_sim_time("ns")) // CLOCK_NS
 
     async def reset(self, cycles: int = 3) -> None:
-        """Hold reset for ``cycles`` rising edges with every input low; release after a falling edge."""
+        """Hold reset for ``cycles`` rising edges, inputs low; release after a falling edge."""
         d = self.dut
         for name in self.inputs:
             getattr(d, name).value = 0

@@ -53,3 +53,41 @@ def run_bench(
     )
     figures = [json.loads(line) for line in summary.read_text().splitlines()]
     return result, figures
+
+
+def run_tile_capture(
+    capture: Path,
+    *,
+    sim: str,
+    build_dir: Path,
+    seed: int,
+    front_end: dict | None = None,
+    active_steps: int | None = None,
+    idle: str = "none",
+    backpressure: str = "none",
+):
+    """Run one capture through the tile bench; returns (result, figures, hardware activations).
+
+    ``front_end``: ``AnalogFrontEnd.sample`` settings (``{}`` or None: ideal).
+    """
+    import numpy as np
+
+    from hw.tile import TilePeriphery
+    from model.flow.capture import load
+
+    build_dir = Path(build_dir)
+    hw_out = (build_dir / "hw_out.npy").resolve()
+    hw_out.unlink(missing_ok=True)
+    settings = {
+        "capture": str(Path(capture).resolve()),
+        "front_end": front_end or {},
+        "active_steps": active_steps,
+        "idle": idle,
+        "backpressure": backpressure,
+        "hw_out": str(hw_out),
+    }
+    component = TilePeriphery(load(capture).tile_config)
+    result, figures = run_bench(
+        "tile", component, sim=sim, build_dir=build_dir, seed=seed, settings=settings
+    )
+    return result, figures[0], np.load(hw_out)

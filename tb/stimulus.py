@@ -1,7 +1,7 @@
 """Seeded NMPU stimulus: ADC codes and per-column parameters that reach every corner.
 
-Shared by the cocotb testbench, the Amaranth-simulator unit tests and
-``make sim``. Parameters mix three regimes per column so one run covers the
+Shared by the cocotb benches, the Amaranth-simulator tests, the model tests
+and ``make bench``. Parameters mix three regimes per column so one run covers the
 linear region as well as saturation at both ends: full-range uniform values,
 the format extremes, and small "calibrated-looking" values.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.golden.fixed import int_range
-from model.nmpu import NMPUConfig
+from model.golden.nmpu import NMPUConfig
 
 
 def _pick(rng: np.random.Generator, lo: int, hi: int, size: int, small: tuple[int, int]):

@@ -151,3 +151,33 @@ class StreamSink:
             self.received += 1
             if self.target is not None and self.received >= self.target:
                 self.done.set()
+
+
+class TapMonitor:
+    """Passive monitor of an observation tap: ``payload`` is taken in every cycle ``fire`` is high.
+
+    ``on_fire(index, fields, cycle)`` runs for each; the payload is unpacked with
+    the tap's Amaranth layout.
+    """
+
+    def __init__(self, bench: Bench, fire: str, payload: str, layout, on_fire: Callable):
+        self.bench = bench
+        self.fire = getattr(bench.dut, fire)
+        self.payload = getattr(bench.dut, payload)
+        self.codec = Codec(layout)
+        self.on_fire = on_fire
+        self.seen = 0
+
+    def start(self):
+        """Start monitoring (after the bench's reset); returns self."""
+        cocotb.start_soon(self._run())
+        return self
+
+    async def _run(self) -> None:
+        while True:
+            await self.bench.falling
+            await self.bench.read_only
+            if self.fire.value == 1:
+                fields = self.codec.unpack(self.payload.value.to_unsigned())
+                self.on_fire(self.seen, fields, self.bench.cycle)
+                self.seen += 1

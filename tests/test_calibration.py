@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.flow import calibration as C
 from model.analog import crossbar as X
+from model.flow import calibration as C
 from model.golden.fixed import QFormat
 from model.nmpu import NMPUConfig, nmpu
 from model.sar import SARConfig, ideal_codes, to_signed

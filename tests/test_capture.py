@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import capture
+from model.flow import capture
 from model.nmpu import NMPUConfig
 from model.sar import SARConfig
 
@@ -30,8 +30,8 @@ def _valid_kwargs(seed: int, vectors: int = 5, columns: int = 8) -> dict:
         "bn_offset": rng.integers(-(1 << 15), 1 << 15, size=columns),
         "reference": rng.normal(size=(vectors, columns)) * 50,
         "labels": rng.integers(0, 10, size=vectors),
-        "sar_config": SARConfig(columns=columns).to_dict(),
-        "nmpu_config": ncfg.to_dict(),
+        "sar_config": SARConfig(columns=columns),
+        "nmpu_config": ncfg,
         "provenance": {"simulator": "test", "seed": seed},
         "scaling": {"out_scale": 8.0, "act_lsb": 0.03, "out_frac": 0},
     }
@@ -45,10 +45,9 @@ def test_round_trip(tmp_path, seed):
         np.testing.assert_array_equal(getattr(cap, name), kw[name], err_msg=name)
     assert cap.analog.dtype == np.float64 and cap.scale.dtype == np.int64
     assert (cap.vectors, cap.phases, cap.columns) == (5, 1, 8)
-    assert cap.sar_config == kw["sar_config"] and cap.nmpu_config == kw["nmpu_config"]
+    assert cap.sar_config == SARConfig(columns=8) and cap.nmpu_config == kw["nmpu_config"]
+    assert cap.tile_config.nmpu is cap.nmpu_config and cap.tile_config.sar is cap.sar_config
     assert cap.provenance == kw["provenance"] and cap.scaling == kw["scaling"]
-    assert cap.nmpu_cfg() == NMPUConfig.from_dict(kw["nmpu_config"])
-    assert cap.sar_cfg() == SARConfig(columns=8)
     assert set(cap.params()) == {"scale", "offset", "bn_scale", "bn_offset"}
 
 
@@ -77,7 +76,8 @@ def _raw_parts(seed):
     meta = {
         "schema": capture.SCHEMA,
         "schema_version": capture.SCHEMA_VERSION,
-        **{k: kw.pop(k) for k in ("sar_config", "nmpu_config", "provenance", "scaling")},
+        **{k: kw.pop(k).to_dict() for k in ("sar_config", "nmpu_config")},
+        **{k: kw.pop(k) for k in ("provenance", "scaling")},
     }
     arrays = {k: np.asarray(v) for k, v in kw.items()}
     return arrays, meta
@@ -209,7 +209,7 @@ def test_committed_capture_is_valid_and_small(name):
     assert path.stat().st_size < 1 << 20
     cap = capture.load(path)
     assert cap.provenance["simulator"] == name
-    assert cap.vectors >= 200 and cap.columns == cap.nmpu_cfg().columns
+    assert cap.vectors >= 200 and cap.columns == cap.nmpu_config.columns
     assert cap.labels is not None
     assert cap.provenance["command"].startswith("python -m tools.capture")
 

@@ -16,6 +16,7 @@ from hw.nmpu import NMPU
 from model.golden.nmpu import PARAM_FIELDS, NMPUConfig, nmpu
 from tb.amaranth_sim import (
     ParamWriter,
+    clocks,
     present_param_write,
     simulate,
     stream_get,
@@ -261,14 +262,14 @@ def test_error_flags(name, bad, fault, seed):
         ctx.set(dut.params.we, 0)
         flags["param_error after the bad write"] = ctx.get(dut.param_error)
         await stream_put(ctx, dut.i, input_beats(cfg, codes), pauses("none", rng))
-        await ctx.tick().repeat(dut.latency + cfg.beats)
+        await clocks(ctx, dut.latency + cfg.beats)
         flags["frame_error after a good vector"] = ctx.get(dut.frame_error)
         beat = input_beats(cfg, codes)[0]
         beat[fault] = not beat[fault]  # beat 0 of the next vector with a wrong flag
         await stream_put(ctx, dut.i, [beat], pauses("none", rng))
         await ctx.tick()
         flags["frame_error after the bad beat"] = ctx.get(dut.frame_error)
-        await ctx.tick().repeat(10)
+        await clocks(ctx, 10)
         flags["frame_error 10 clocks later"] = ctx.get(dut.frame_error)
         flags["param_error at the end"] = ctx.get(dut.param_error)
 

@@ -31,10 +31,14 @@ def test_nmpu_rtl_matches_model(name, sim, seed, build_dir):
     result, figures = run_bench(
         "nmpu", NMPU(cfg), sim=sim, build_dir=build_dir, seed=seed, settings=settings
     )
-    crossed = {f"traffic_{i}_{b}_{w}" for i in PATTERNS for b in PATTERNS for w in ("fixed", "writes")}
+    crossed = {
+        f"traffic_{i}_{b}_{w}" for i in PATTERNS for b in PATTERNS for w in ("fixed", "writes")
+    }
     assert {f["test"] for f in figures} == {"full_rate", "extremes_max", "extremes_min", *crossed}
     assert result.failed == 0 and result.tests == len(figures)
     for f in figures:
         assert f["output_mismatches"] == 0, f
-        assert f["output_values_checked"] == f["vectors"] * (cfg.columns + cfg.beats), f  # data, last
+        assert f["output_values_checked"] == f["vectors"] * (cfg.columns + cfg.beats), (
+            f
+        )  # data, last
     print(f"{name} on {sim}: {len(figures)} cocotb tests, all outputs checked")

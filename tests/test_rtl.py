@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from model.nmpu import NMPUConfig
-from model.sar import SARConfig
+from model.golden.nmpu import NMPUConfig
+from model.golden.sar import SARConfig
+from tb.catalogue import REDUNDANT_10
 from tb.runner import VERILATOR_WAIVERS, setup_verilator
 from tools.rtl import main as rtl_main
 
@@ -24,7 +25,7 @@ SMALL = [
 ]
 SMALL_REDUNDANT = [
     *SMALL,
-    *("--sar-set", "steps=10", "--sar-set", "weights=[112,64,36,20,12,6,4,2,1,1]"),
+    *("--sar-set", "steps=10", "--sar-set", f"weights={list(REDUNDANT_10)}"),
 ]
 MODULES = ("nmpu", "sar", "tile")
 

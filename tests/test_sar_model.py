@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.analog.adc_metrics import code_density, dnl_inl, dnl_inl_of, enob, transfer_function
-from model.sar import AnalogFrontEnd, SARConfig, counter_normal, sar_convert, to_signed
-
-REDUNDANT_10 = (112, 64, 36, 20, 12, 6, 4, 2, 1, 1)
+from model.analog.sar_frontend import counter_normal
+from model.sar import AnalogFrontEnd, SARConfig, sar_convert, to_signed
+from tb.catalogue import REDUNDANT_10
 
 
 def expected_ideal(v, out_width):

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.capture import load
+from model.flow.capture import load
+from tb.run import run_tile_capture
 from tb.runner import SIMULATORS
-from tb.tile_run import run_tile_tb
 from tools.sim import main as sim_main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,24 +21,29 @@ CAPTURES = {
 }
 
 
+def assert_all_checked(fig: dict, cap) -> None:
+    """Every conversion and every activation arrived and matched the golden chain."""
+    assert fig["adc_mismatches"] == fig["activation_mismatches"] == 0, fig["errors"]
+    assert fig["adc_checked"] == fig["conversions"] == cap.vectors * cap.phases
+    assert fig["activation_checked"] == cap.vectors * cap.nmpu_config.beats
+
+
 @pytest.mark.cocotb
 @pytest.mark.parametrize("sim", SIMULATORS)
 @pytest.mark.parametrize("capture", list(CAPTURES))
 def test_capture_through_tile_rtl(capture, sim, seed, build_dir):
     cap = load(CAPTURES[capture])
-    result, fig, hw_out = run_tile_tb(
+    result, fig, hw_out = run_tile_capture(
+        CAPTURES[capture],
         sim=sim,
-        capture=CAPTURES[capture],
         build_dir=build_dir,
         seed=seed,
         front_end=cap.provenance["adc_front_end"],  # the instance it was calibrated with
-        idle=0.2,
-        backpressure=0.3,
+        idle="random",
+        backpressure="bursty",
     )
     assert result.failed == 0
-    assert fig["code_mismatches"] == fig["decision_mismatches"] == fig["activation_mismatches"] == 0
-    assert fig["activations_checked"] == cap.vectors * cap.columns
-    assert fig["conversions"] == cap.vectors * cap.phases
+    assert_all_checked(fig, cap)
     # The hardware computed something meaningful: close to the float reference on average.
     rms = np.sqrt(np.mean((hw_out - cap.reference) ** 2))
     assert rms < 0.1 * np.abs(cap.reference).max(), f"RMS error {rms} output LSB"
@@ -47,16 +52,17 @@ def test_capture_through_tile_rtl(capture, sim, seed, build_dir):
 @pytest.mark.cocotb
 def test_tile_with_adc_mismatch_and_noise(seed, build_dir):
     """Another mismatch/offset/noise instance, approximate conversion: still bit-exact."""
-    _, fig, _ = run_tile_tb(
+    _, fig, _ = run_tile_capture(
+        CAPTURES["builtin"],
         sim="verilator",
-        capture=CAPTURES["builtin"],
         build_dir=build_dir,
         seed=seed,
         front_end={"mismatch": 0.04, "offset": 1.0, "noise": 0.5, "seed": seed},
         active_steps=6,
-        backpressure=0.5,
+        idle="bursty",
+        backpressure="random",
     )
-    assert fig["code_mismatches"] == fig["decision_mismatches"] == fig["activation_mismatches"] == 0
+    assert_all_checked(fig, load(CAPTURES["builtin"]))
 
 
 def test_make_sim_names_a_malformed_capture(tmp_path, capsys):

@@ -19,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from model.analog.adc_metrics import code_density, dnl_inl, enob, transfer_function  # noqa: E402
-from model.sar import AnalogFrontEnd, SARConfig  # noqa: E402
+from model.analog.sar_frontend import AnalogFrontEnd  # noqa: E402
+from model.golden.sar import SARConfig  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.nmpu import NMPUConfig
+from model.golden.nmpu import NMPUConfig
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build" / "bench"
@@ -32,8 +32,9 @@ def median_seconds(fn, repeats: int) -> float:
 
 def bench_models(repeats: int) -> list[tuple[str, str]]:
     """Golden-model throughput at the paper-default configurations."""
-    from model.nmpu import nmpu
-    from model.sar import AnalogFrontEnd, SARConfig, sar_convert
+    from model.analog.sar_frontend import AnalogFrontEnd
+    from model.golden.nmpu import nmpu
+    from model.golden.sar import SARConfig, sar_convert
     from tb.stimulus import random_codes, random_params
 
     rng = np.random.default_rng(0)
@@ -57,21 +58,24 @@ def bench_models(repeats: int) -> list[tuple[str, str]]:
 
 def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
     """Median input beats/s of the default NMPU at full rate (build excluded)."""
-    from tb.nmpu_run import run_nmpu_tb
+    from hw.nmpu import NMPU
+    from tb.run import run_bench
 
-    _, figures = run_nmpu_tb(
-        sim=sim, cfg=NMPUConfig(), build_dir=BUILD / "nmpu" / sim, seed=1, vectors=vectors,
-        testcase="full_rate", repeats=repeats,
+    cfg = NMPUConfig()
+    _, figures = run_bench(
+        "nmpu", NMPU(cfg), sim=sim, build_dir=BUILD / "nmpu" / sim, seed=1,
+        settings={"config": cfg.to_dict(), "vectors": vectors, "repeats": repeats},
+        testcase="full_rate",
     )  # fmt: skip
     return statistics.median(f["beats_in"] / f["seconds"] for f in figures)
 
 
 def bench_tile_rtl(sim: str) -> dict:
     """Closed-loop tile on the default capture (one run; it is long on Icarus)."""
-    from tb.tile_run import run_tile_tb
+    from tb.run import run_tile_capture
 
     capture = REPO / "captures" / "builtin_digits.npz"
-    _, fig, _ = run_tile_tb(sim=sim, capture=capture, build_dir=BUILD / "tile", seed=1)
+    _, fig, _ = run_tile_capture(capture, sim=sim, build_dir=BUILD / "tile", seed=1)
     return fig
 
 

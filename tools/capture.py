@@ -6,7 +6,7 @@ aihwkit), read the calibration vectors (training split) and the capture
 vectors (first ``--vectors`` of the test split), digitise the calibration
 reads through the SAR model with a sampled analog front end (CDAC mismatch,
 comparator offset and noise; ``--adc-*``), fit the NMPU parameters
-(``model.calibration``) so the per-column correction absorbs the crossbar's
+(``model.flow.calibration``) so the per-column correction absorbs the crossbar's
 and the ADC's column errors, and write the capture (``model.capture.save``).
 The front end is recorded in the provenance (``adc_front_end``) so that
 ``make sim`` converts with the same instance.
@@ -22,17 +22,19 @@ from pathlib import Path
 
 import numpy as np
 
-from model import calibration, capture, crossbar, digits
+from model.analog import crossbar
+from model.analog.sar_frontend import AnalogFrontEnd
+from model.flow import calibration, capture, digits
+from model.golden.nmpu import NMPUConfig, nmpu
+from model.golden.sar import SARConfig
+from model.golden.tile import TileConfig, adc_codes, nmpu_input
 
 LAYER = "fc1"
 
 
-def make_configs(columns: int, lanes: int):
-    """The SAR and NMPU configs of a capture (the only place they are chosen)."""
-    from model.nmpu import NMPUConfig
-    from model.sar import SARConfig
-
-    return SARConfig(columns=columns), NMPUConfig(columns=columns, lanes=lanes)
+def make_config(columns: int, lanes: int) -> TileConfig:
+    """The tile config of a capture (the only place it is chosen)."""
+    return TileConfig(SARConfig(columns=columns), NMPUConfig(columns=columns, lanes=lanes))
 
 
 #: Conversion index of the first calibration read: far from the capture's own
@@ -40,10 +42,8 @@ def make_configs(columns: int, lanes: int):
 CALIBRATION_INDEX = 1_000_000
 
 
-def front_end(sar_cfg, args):
+def front_end(sar_cfg, args) -> AnalogFrontEnd:
     """The ADC analog front end of this capture (``AnalogFrontEnd.ideal`` when all zero)."""
-    from model.sar import AnalogFrontEnd
-
     return AnalogFrontEnd.sample(sar_cfg, **adc_settings(args))
 
 
@@ -56,12 +56,10 @@ def adc_settings(args) -> dict:
     }
 
 
-def adc_signed_codes(sar_cfg, fe, v, first_index: int = 0) -> np.ndarray:
-    """SAR conversion of normalised values ``v`` through ``fe``, as the NMPU's signed codes."""
-    from model.sar import sar_convert, to_signed
-
-    codes, _ = sar_convert(sar_cfg, fe, v, first_index=first_index)
-    return to_signed(sar_cfg, codes)
+def nmpu_codes(cfg: TileConfig, fe, v, first_index: int = 0) -> np.ndarray:
+    """The NMPU's codes for one-phase normalised values ``v`` [vectors, columns] through ``fe``."""
+    codes, _ = adc_codes(cfg, fe, v[:, None, :], first_index=first_index)
+    return nmpu_input(cfg, codes)
 
 
 def command_line(args) -> str:
@@ -110,24 +108,22 @@ def build(args) -> dict:
         result = crossbar.simulate(xcfg, mlp.w1, x, seed=args.seed, calib_x=x_cal)
         sim_version = {"model.crossbar": crossbar.MODEL_VERSION, "numpy": np.__version__}
     else:
-        from model import aihwkit_capture
+        from model.analog import aihwkit_adapter
 
-        result = aihwkit_capture.simulate(xcfg, mlp.w1, x, seed=args.seed, calib_x=x_cal)
-        sim_version = aihwkit_capture.versions()
+        result = aihwkit_adapter.simulate(xcfg, mlp.w1, x, seed=args.seed, calib_x=x_cal)
+        sim_version = aihwkit_adapter.versions()
 
-    sar_cfg, nmpu_cfg = make_configs(mlp.hidden, args.lanes)
-    fe = front_end(sar_cfg, args)
+    cfg = make_config(mlp.hidden, args.lanes)
+    fe = front_end(cfg.sar, args)
     cal_read = result.chip.read(x_cal) / result.out_scale
-    cal_codes = adc_signed_codes(sar_cfg, fe, cal_read, first_index=CALIBRATION_INDEX)
+    cal_codes = nmpu_codes(cfg, fe, cal_read, first_index=CALIBRATION_INDEX)[:, 0, :]
     cal = calibration.calibrate(
-        nmpu_cfg, cal_codes, x_cal @ mlp.w1, out_scale=result.out_scale, bias=mlp.b1
+        cfg.nmpu, cal_codes, x_cal @ mlp.w1, out_scale=result.out_scale, bias=mlp.b1
     )
-    reference = calibration.reference_outputs(nmpu_cfg, cal, result.reference, bias=mlp.b1)
+    reference = calibration.reference_outputs(cfg.nmpu, cal, result.reference, bias=mlp.b1)
 
     # Expected accuracy of the whole chain (golden model, this ADC instance), for the record.
-    from model.nmpu import nmpu
-
-    out = nmpu(nmpu_cfg, adc_signed_codes(sar_cfg, fe, result.analog)[:, None, :], **cal.params())
+    out = nmpu(cfg.nmpu, nmpu_codes(cfg, fe, result.analog), **cal.params())
     provenance = {
         "simulator": args.simulator,
         "simulator_version": sim_version,
@@ -156,8 +152,8 @@ def build(args) -> dict:
         **cal.params(),
         "reference": reference,
         "labels": labels,
-        "sar_config": sar_cfg.to_dict(),
-        "nmpu_config": nmpu_cfg.to_dict(),
+        "sar_config": cfg.sar,
+        "nmpu_config": cfg.nmpu,
         "provenance": provenance,
         "scaling": cal.scaling(),
     }

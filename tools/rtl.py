@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> int:
 
     from hw.nmpu import NMPU
     from hw.sar import SAR
-    from hw.tile import TilePeriphery, check_chain
-    from hw.verilog import to_verilog
-    from model.nmpu import NMPUConfig
-    from model.sar import SARConfig
+    from hw.tile import TilePeriphery
+    from hw.verilog import write_verilog
+    from model.golden.nmpu import NMPUConfig
+    from model.golden.sar import SARConfig
+    from model.golden.tile import TileConfig
 
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     try:
         nmpu_cfg = NMPUConfig.from_dict(config_dict(args.nmpu_config, args.nmpu_set, "nmpu"))
         sar_cfg = SARConfig.from_dict(config_dict(args.sar_config, args.sar_set, "sar"))
@@ -72,26 +72,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     def write(name: str, component, cfg_dict: dict, note: str) -> None:
-        (out / f"{name}.v").write_text(to_verilog(component, name))
+        write_verilog(component, name, out / f"{name}.v")
         (out / f"{name}.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
         print(f"wrote {out / name}.v ({note}) and {name}.json")
 
     nmpu = NMPU(nmpu_cfg)
     write("nmpu", nmpu, nmpu_cfg.to_dict(), f"latency {nmpu.latency} clocks")
     sar = SAR(sar_cfg)
-    write(
-        "sar",
-        sar,
-        sar_cfg.to_dict(),
-        f"{sar.clocks_per_conversion(sar_cfg.steps)} clocks per full conversion",
-    )
+    write("sar", sar, sar_cfg.to_dict(), f"{sar.period_at(sar_cfg.steps)} clocks per conversion")
     try:
-        check_chain(sar_cfg, nmpu_cfg)
+        tile_cfg = TileConfig(sar_cfg, nmpu_cfg)
     except ValueError as exc:
         print(f"note: no tile.v: {exc}")
         return 0
-    tile = TilePeriphery(sar_cfg, nmpu_cfg)
-    write("tile", tile, {"sar": sar_cfg.to_dict(), "nmpu": nmpu_cfg.to_dict()}, "SAR -> NMPU")
+    tile = TilePeriphery(tile_cfg)
+    write("tile", tile, tile_cfg.to_dict(), f"SAR -> NMPU, latency {tile.latency} clocks")
     return 0
 
 

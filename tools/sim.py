@@ -28,18 +28,20 @@ DEFAULT_CAPTURE = REPO / "captures" / "builtin_digits.npz"
 
 def run_synthetic(sim: str, seed: int, vectors: int) -> int:
     """NMPU alone, default config, seeded random stimulus (the NMPU issue's ``make sim``)."""
-    from model.nmpu import NMPUConfig
-    from tb.nmpu_run import run_nmpu_tb
+    from hw.nmpu import NMPU
+    from model.golden.nmpu import NMPUConfig
+    from tb.run import run_bench
 
     cfg = NMPUConfig()
     t0 = time.perf_counter()
-    result, figures = run_nmpu_tb(
-        sim=sim, cfg=cfg, build_dir=REPO / "build" / "sim" / "nmpu", seed=seed, vectors=vectors
-    )
+    result, figures = run_bench(
+        "nmpu", NMPU(cfg), sim=sim, build_dir=REPO / "build" / "sim" / "nmpu", seed=seed,
+        settings={"config": cfg.to_dict(), "vectors": vectors},
+    )  # fmt: skip
     wall = time.perf_counter() - t0
     total = {k: sum(f[k] for f in figures) for k in ("vectors", "beats_in", "beats_out")}
-    checked = sum(f["values_checked"] for f in figures)
-    mismatches = sum(f["mismatches"] for f in figures)
+    checked = sum(f["output_values_checked"] for f in figures)
+    mismatches = sum(f["output_mismatches"] for f in figures)
     full = next(f for f in figures if f["test"] == "full_rate")
     print("== make sim: NMPU co-verification on a synthetic stimulus ==")
     print(f"simulator        : {sim}")
@@ -47,7 +49,7 @@ def run_synthetic(sim: str, seed: int, vectors: int) -> int:
     print(f"seed             : {seed}")
     print(
         f"cocotb tests     : {result.tests} run, {result.failed} failed "
-        f"({', '.join(f['test'] for f in figures)})"
+        "(full rate, idle x backpressure x parameter writes, saturation corners)"
     )
     print(f"vectors checked  : {total['vectors']}")
     print(
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture", help=f"capture file (default {DEFAULT_CAPTURE.name})")
     parser.add_argument("--synthetic", action="store_true", help="NMPU alone on random data")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--vectors", type=int, default=200, help="synthetic vectors")
+    parser.add_argument("--vectors", type=int, default=20, help="synthetic vectors per test")
     adc = parser.add_argument_group(
         "ADC analog front end (default: the instance the capture was calibrated with)"
     )
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.synthetic:
         return run_synthetic(args.sim, args.seed, args.vectors)
-    from model.capture import load
+    from model.flow.capture import load
     from tools.sim_capture import run_capture
 
     fe = {} if args.adc_ideal else None

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from model.flow import digits
-from model.capture import load
-from tb.tile_run import run_tile_tb
+from model.flow.capture import load
+from tb.run import run_tile_capture
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,17 +29,17 @@ def run_capture(
     if front_end is None:
         front_end = cap.provenance.get("adc_front_end") or {}
     build = REPO / "build" / "sim" / f"tile_{Path(capture).stem}"
-    result, fig, hw_out = run_tile_tb(
+    result, fig, hw_out = run_tile_capture(
+        capture,
         sim=sim,
-        capture=capture,
         build_dir=build,
         seed=seed,
         front_end=front_end,
-        idle=0.2 if traffic else 0.0,
-        backpressure=0.3 if traffic else 0.0,
+        idle="random" if traffic else "none",
+        backpressure="random" if traffic else "none",
     )
     wall = time.perf_counter() - t0
-    mismatches = fig["code_mismatches"] + fig["decision_mismatches"] + fig["activation_mismatches"]
+    mismatches = fig["adc_mismatches"] + fig["activation_mismatches"]
 
     # What the hardware's activations mean: error vs float, accuracy of the rest in float.
     err = hw_out.astype(np.float64) - cap.reference
@@ -59,10 +59,10 @@ def run_capture(
         + (" (as calibrated)" if front_end == cap.provenance.get("adc_front_end") else ""),
         f"seed               : {seed}",
         f"vectors x columns  : {fig['vectors']} x {fig['columns']} "
-        f"({fig['conversions']} conversions, {fig['codes_checked']} codes + decisions, "
-        f"{fig['activations_checked']} activations checked)",
-        f"mismatches         : {mismatches} (codes {fig['code_mismatches']}, decisions "
-        f"{fig['decision_mismatches']}, activations {fig['activation_mismatches']})",
+        f"({fig['conversions']} conversions, {fig['adc_values_checked']} codes + decisions, "
+        f"{fig['activation_values_checked']} activations + last flags checked)",
+        f"mismatches         : {mismatches} (ADC codes or decisions {fig['adc_mismatches']}, "
+        f"activations {fig['activation_mismatches']})",
         f"RMS error vs float : {rms:.3f} output LSB (max |err| {np.abs(err).max():.2f} LSB)",
     ]
     if cap.labels is not None:

@@ -206,5 +206,3 @@ class AnalogFrontEnd:
             vi = np.asarray(vector_index)[..., None]
             lhs = lhs + self.noise * counter_normal(self.seed, vi, step, np.arange(self.columns))
         return (lhs >= self.dac_level(trial_states)).astype(np.uint8)
-
-

@@ -20,7 +20,8 @@ field          dtype      shape                       meaning
 
 ``metadata`` is a JSON object: ``schema`` (``"aimc-capture"``), ``schema_version``
 (:data:`SCHEMA_VERSION`), ``sar_config`` and ``nmpu_config`` (the configs'
-``to_dict()``; :func:`load` returns them as ``SARConfig`` / ``NMPUConfig``), ``provenance`` (simulator and its version, network and layer,
+``to_dict()``; :func:`load` returns them as ``SARConfig`` / ``NMPUConfig``),
+``provenance`` (simulator and its version, network and layer,
 noise settings, seed, creation command, ...) and ``scaling`` (``out_scale``,
 ``act_lsb``, ``out_frac``: how codes and outputs relate to float units).
 

@@ -188,7 +188,7 @@ def ideal_codes(cfg: SARConfig, v) -> np.ndarray:
 
 
 def decision_masks(decisions) -> np.ndarray:
-    """Decisions ``[..., steps]`` of 0/1 -> integer masks ``[...]`` (bit i = step i), as on a bus."""
+    """Decisions ``[..., steps]`` of 0/1 -> integer masks ``[...]`` (bit i = step i)."""
     d = np.asarray(decisions, dtype=np.int64)
     return (d << np.arange(d.shape[-1])).sum(axis=-1)
 

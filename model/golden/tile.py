@@ -86,9 +86,7 @@ def adc_codes(cfg: TileConfig, comparator, analog, active_steps=None, *, first_i
         )
     vectors = analog.shape[0]
     flat = analog.reshape(vectors * cfg.phases, cfg.columns)
-    codes, decisions = sar_convert(
-        cfg.sar, comparator, flat, active_steps, first_index=first_index
-    )
+    codes, decisions = sar_convert(cfg.sar, comparator, flat, active_steps, first_index=first_index)
     return (
         codes.reshape(vectors, cfg.phases, cfg.columns),
         decisions.reshape(vectors, cfg.phases, cfg.columns, cfg.sar.steps),
