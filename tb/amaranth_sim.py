@@ -19,7 +19,8 @@ the Amaranth stream docs and Glasgow's ``stream_put``/``stream_assert``:
 Timing convention: a testbench sets inputs after a clock edge; what counts is
 the value *sampled at* the next edge (``ctx.tick().sample(...)``), so the
 helpers do not depend on the order in which testbenches run. Edges are
-numbered from 1 (the first rising edge of the simulation).
+numbered from 1 (the first rising edge of the simulation); :func:`now` is the
+last one, for messages.
 
 Waits are one-shot (``await ctx.tick()...``) or ``async for`` loops, never
 ``TickTrigger.until``/``repeat``: when one testbench fails, the others are
@@ -46,9 +47,9 @@ __all__ = [
     "SimulationDeadline",
     "clocks",
     "collect",
-    "decode",
     "drive_comparator",
     "drive_starts",
+    "now",
     "present_param_write",
     "simulate",
     "stream_get",
@@ -60,6 +61,14 @@ __all__ = [
 
 #: Clock period of every simulation (the value only scales waveform time).
 PERIOD = 1e-8
+
+
+_edges = [0]  # clock edges so far of the simulation running in this process
+
+
+def now() -> int:
+    """The number of the last clock edge of the running :func:`simulate` (0 before the first)."""
+    return _edges[0]
 
 
 class SimulationDeadline(AssertionError):
@@ -76,11 +85,11 @@ def simulate(dut, *testbenches, background: Iterable = (), deadline_cycles: int 
     """
     sim = Simulator(dut)
     sim.add_clock(PERIOD)
-    edges = [0]
+    _edges[0] = 0
 
-    async def count_edges(ctx):
+    async def count_edges(ctx):  # added first, so it runs first after every edge
         async for _ in ctx.tick():
-            edges[0] += 1
+            _edges[0] += 1
 
     sim.add_testbench(count_edges, background=True)
     for testbench in testbenches:
@@ -88,11 +97,11 @@ def simulate(dut, *testbenches, background: Iterable = (), deadline_cycles: int 
     for testbench in background:
         sim.add_testbench(testbench, background=True)
     while sim.advance():
-        if edges[0] > deadline_cycles:
+        if _edges[0] > deadline_cycles:
             raise SimulationDeadline(
                 f"testbenches still running after {deadline_cycles} clocks (hang or lost beat?)"
             )
-    return edges[0]
+    return _edges[0]
 
 
 def _plain(value):
@@ -106,11 +115,6 @@ def _plain(value):
     if isinstance(value, np.integer):
         return int(value)
     return value
-
-
-def decode(stream, const) -> dict:
-    """A sampled payload (a ``data.Const``) as ``{field: int or int64 array}``."""
-    return Codec(stream.payload.shape()).unpack(const.as_bits())
 
 
 async def clocks(ctx, count: int) -> None:
@@ -152,29 +156,25 @@ async def stream_get(
 
     Checks the stream rule at every edge: a beat presented without transfer
     must still be presented, unchanged, at the next edge. Returns the
-    transferred payloads decoded (:func:`decode`), in order; ``ready`` is
-    left low.
+    transferred payloads in order as ``{field: int or int64 array}``
+    (``tb.payload.Codec``); ``ready`` is left low.
     """
+    codec = Codec(stream.payload.shape())
     got = []
     held = None  # payload bits presented at the last edge without a transfer
-    edge = 0
     while len(got) < count:
         ready = not next(pauses)
         ctx.set(stream.ready, ready)
         _, _, valid, payload = await ctx.tick().sample(stream.valid, stream.payload)
-        edge += 1
         bits = payload.as_bits()
         if held is not None:
-            assert valid, (
-                f"{name}: beat {len(got)} dropped valid at edge {edge} of the sink "
-                "before it transferred"
-            )
+            assert valid, f"{name}: beat {len(got)} dropped valid at clock {now()} before transfer"
             assert bits == held, (
-                f"{name}: beat {len(got)} changed under backpressure at edge {edge} of the sink: "
-                f"{decode(stream, payload)} (was {Codec(stream.payload.shape()).unpack(held)})"
+                f"{name}: beat {len(got)} changed under backpressure at clock {now()}: "
+                f"{codec.unpack(bits)} (was {codec.unpack(held)})"
             )
         if valid and ready:
-            got.append(decode(stream, payload))
+            got.append(codec.unpack(bits))
             held = None
         else:
             held = bits if valid else None
@@ -185,18 +185,16 @@ async def stream_get(
 async def watch(ctx, log: dict[str, list[int]], **conditions) -> None:
     """Background monitor: append to ``log[name]`` every edge at which ``conditions[name]`` held.
 
-    Start it at time 0 so edge numbers share :func:`simulate`'s time base,
-    e.g. ``watch(ctx, log, start=dut.start & ~dut.busy, out=dut.o.valid & dut.o.ready)``.
+    Edge numbers are :func:`now`'s, e.g.
+    ``watch(ctx, log, start=dut.start & ~dut.busy, out=dut.o.valid & dut.o.ready)``.
     """
     names = list(conditions)
     for name in names:
         log.setdefault(name, [])
-    edge = 0
     async for _, _, *values in ctx.tick().sample(*conditions.values()):
-        edge += 1
         for name, value in zip(names, values, strict=True):
             if value:
-                log[name].append(edge)
+                log[name].append(now())
 
 
 async def collect(ctx, fire, payload, out: list) -> None:
@@ -256,7 +254,6 @@ class ParamWriter:
         self.in_force: list[dict[str, np.ndarray]] = []
         self.loaded = False
         self.writes = 0  # random writes issued after the load
-        self.same_edge = 0  # random writes landing at the edge accepting a vector's first beat
 
     def _random_write(self) -> tuple[str, int, int]:
         name = self.cfg.param_fields[int(self.rng.integers(len(self.cfg.param_fields)))]
@@ -288,7 +285,6 @@ class ParamWriter:
             if write:
                 self.shadow[name][column] = value
                 self.writes += 1
-                self.same_edge += vector_start
 
 
 # -- SAR closed loop -----------------------------------------------------------------
@@ -326,32 +322,26 @@ async def drive_starts(
 ) -> None:
     """Start one conversion per entry of ``active_steps``, in order (``dut``: a SAR or the tile).
 
-    Before each start, one idle clock per leading True of ``pauses``; then
-    ``start`` is held with the conversion's ``active_steps`` until accepted
-    (``busy`` low at the edge). With ``spurious_rng``, every clock where
-    ``busy`` is high also gets a random ``start`` and random ``active_steps``,
-    which the SAR must ignore. Times of accepted starts: :func:`watch`.
+    In a clock where ``busy`` is low, ``pauses`` decides: idle (``start``
+    low) or start the next conversion with its ``active_steps``. In a clock
+    where ``busy`` is high, ``start`` stays high (so with no pauses it is held
+    high throughout, the full-rate case), or with ``spurious_rng`` gets
+    random ``start`` and ``active_steps``; the SAR must ignore both. Times of
+    accepted starts: :func:`watch`.
     """
     width = Shape.cast(dut.active_steps.shape()).width
-
-    def random_when_busy(start: int | None) -> bool:
-        """Random inputs for a clock where ``busy`` is high; False when not busy."""
-        if spurious_rng is None or not ctx.get(dut.busy):
-            return False
-        ctx.set(dut.start, int(spurious_rng.integers(2)) if start is None else start)
-        ctx.set(dut.active_steps, int(spurious_rng.integers(1 << width)))
-        return True
-
-    for k in active_steps:
-        while next(pauses):
-            if not random_when_busy(None):
-                ctx.set(dut.start, 0)
-            await ctx.tick()
-        while True:
-            if not random_when_busy(1):
-                ctx.set(dut.start, 1)
-                ctx.set(dut.active_steps, int(k))
-            _, _, busy = await ctx.tick().sample(dut.busy)
-            if not busy:
-                break
+    pending = iter(active_steps)
+    k = next(pending, None)
+    while k is not None:
+        if ctx.get(dut.busy) and spurious_rng is not None:
+            ctx.set(dut.start, int(spurious_rng.integers(2)))
+            ctx.set(dut.active_steps, int(spurious_rng.integers(1 << width)))
+        elif not ctx.get(dut.busy) and next(pauses):
+            ctx.set(dut.start, 0)
+        else:
+            ctx.set(dut.start, 1)
+            ctx.set(dut.active_steps, int(k))
+        _, _, start, busy = await ctx.tick().sample(dut.start, dut.busy)
+        if start and not busy:
+            k = next(pending, None)
     ctx.set(dut.start, 0)

@@ -75,3 +75,15 @@ class Bench:
     async def cycles(self, n: int) -> None:
         for _ in range(n):
             await self.falling
+
+
+class Process:
+    """A driver or monitor of a bench: built with the bench, started after its reset."""
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    def start(self):
+        """Start driving or monitoring (after the bench's reset); returns self."""
+        cocotb.start_soon(self._run())
+        return self

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import cocotb
 import numpy as np
 
-from tb.bench import Bench
+from tb.bench import Bench, Process
 from tb.closed_loop import ClosedLoop
 
 
-class ConversionDriver:
+class ConversionDriver(Process):
     """Runs conversion ``n`` with ``active_steps[n]`` for every ``n``, in closed loop.
 
     Members
@@ -68,11 +67,6 @@ class ConversionDriver:
             return True
         self.start_pin.value = 0
         return False
-
-    def start(self):
-        """Start driving (after the bench's reset); returns self."""
-        cocotb.start_soon(self._run())
-        return self
 
     async def _run(self) -> None:
         while True:

@@ -13,19 +13,18 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator
 
-import cocotb
 from cocotb.triggers import Event
 
-from tb.bench import Bench
+from tb.bench import Bench, Process
 from tb.payload import Codec
 
 
-class StreamSource:
-    """Drives stream ``prefix`` of the DUT from a queue of payload dicts.
+class _StreamEnd(Process):
+    """One end of stream ``prefix``: its three flattened signals and the payload codec.
 
-    ``pauses``: per-cycle idle flags (``tb.pauses.pauses``). ``on_transfer``
-    is called as ``on_transfer(index, payload, cycle)`` for every beat the
-    DUT accepts, in the ``ReadOnly`` phase of the cycle it transfers.
+    ``pauses``: per-cycle pause flags (``tb.pauses.pauses``); ``on_transfer`` is
+    called as ``on_transfer(index, payload fields, cycle)`` for every beat that
+    transfers, in the ``ReadOnly`` phase of its cycle.
     """
 
     def __init__(
@@ -37,13 +36,21 @@ class StreamSource:
         on_transfer: Callable | None = None,
     ):
         dut = bench.dut
-        self.bench = bench
+        self.bench, self.prefix = bench, prefix
         self.valid = getattr(dut, f"{prefix}__valid")
         self.ready = getattr(dut, f"{prefix}__ready")
         self.payload = getattr(dut, f"{prefix}__payload")
         self.codec = Codec(layout)
         self.pauses = pauses
         self.on_transfer = on_transfer
+
+
+class StreamSource(_StreamEnd):
+    """Drives stream ``prefix`` of the DUT from a queue of payload dicts; pauses are idle
+    cycles between beats."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.queue: deque = deque()
         self.sent = 0
         self.cycles_ready_low = 0  # cycles a presented beat waited
@@ -54,11 +61,6 @@ class StreamSource:
     @property
     def idle(self) -> bool:
         return not self.queue
-
-    def start(self):
-        """Start driving (after the bench's reset); returns self."""
-        cocotb.start_soon(self._run())
-        return self
 
     async def _run(self) -> None:
         presenting = False
@@ -80,31 +82,12 @@ class StreamSource:
                     self.cycles_ready_low += 1
 
 
-class StreamSink:
-    """Takes beats from stream ``prefix`` of the DUT with backpressure; unpacks and reports them.
+class StreamSink(_StreamEnd):
+    """Takes beats from stream ``prefix`` of the DUT; pauses are backpressure. Checks the
+    stream rule that a beat, once valid, stays valid and unchanged until it transfers."""
 
-    ``on_transfer(index, fields, cycle)`` runs for every beat taken. Checks the
-    stream rule that a beat, once valid, stays valid and unchanged until it
-    transfers.
-    """
-
-    def __init__(
-        self,
-        bench: Bench,
-        prefix: str,
-        layout,
-        pauses: Iterator[bool],
-        on_transfer: Callable | None = None,
-    ):
-        dut = bench.dut
-        self.bench = bench
-        self.valid = getattr(dut, f"{prefix}__valid")
-        self.ready = getattr(dut, f"{prefix}__ready")
-        self.payload = getattr(dut, f"{prefix}__payload")
-        self.prefix = prefix
-        self.codec = Codec(layout)
-        self.pauses = pauses
-        self.on_transfer = on_transfer
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.received = 0
         self.presented_at = 0  # cycle the beat being taken was first valid
         self.target: int | None = None
@@ -116,11 +99,6 @@ class StreamSink:
         if self.received >= count:
             self.done.set()
         return self.done
-
-    def start(self):
-        """Start driving (after the bench's reset); returns self."""
-        cocotb.start_soon(self._run())
-        return self
 
     async def _run(self) -> None:
         stalled = None  # payload of a beat presented but not taken last cycle
@@ -153,7 +131,7 @@ class StreamSink:
                 self.done.set()
 
 
-class TapMonitor:
+class TapMonitor(Process):
     """Passive monitor of an observation tap: ``payload`` is taken in every cycle ``fire`` is high.
 
     ``on_fire(index, fields, cycle)`` runs for each; the payload is unpacked with
@@ -167,11 +145,6 @@ class TapMonitor:
         self.codec = Codec(layout)
         self.on_fire = on_fire
         self.seen = 0
-
-    def start(self):
-        """Start monitoring (after the bench's reset); returns self."""
-        cocotb.start_soon(self._run())
-        return self
 
     async def _run(self) -> None:
         while True:

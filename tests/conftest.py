@@ -1,4 +1,5 @@
-"""Shared pytest fixtures: a printed, replayable seed and a per-test build folder."""
+"""Shared pytest fixtures: a printed, replayable seed (also for hypothesis tests) and a per-test
+build folder."""
 
 from __future__ import annotations
 
@@ -12,13 +13,35 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def seed_for(nodeid: str) -> int:
+    """The seed of test ``nodeid``: $SEED if set, else a stable hash (crc32) of the test id."""
+    env = os.environ.get("SEED")
+    return int(env) if env else zlib.crc32(nodeid.encode()) & 0x7FFFFFFF
+
+
+def announce_seed(value: int, nodeid: str) -> None:
+    """Print the seed with the command line that replays the test with it."""
+    print(f"\nseed={value}  (replay: SEED={value} pytest '{nodeid}')")
+
+
 @pytest.fixture
 def seed(request) -> int:
     """Seed for this test: $SEED if set, else a stable hash of the test id. Printed for replay."""
-    env = os.environ.get("SEED")
-    value = int(env) if env else zlib.crc32(request.node.nodeid.encode()) & 0x7FFFFFFF
-    print(f"\nseed={value}  (replay: SEED={value} pytest '{request.node.nodeid}')")
+    value = seed_for(request.node.nodeid)
+    announce_seed(value, request.node.nodeid)
     return value
+
+
+@pytest.fixture(autouse=True)
+def _hypothesis_seed(request):
+    """Hypothesis tests draw from the same seed as the ``seed`` fixture (so ``SEED=n`` replays
+    them too) and print it; other tests are untouched."""
+    if getattr(request.function, "is_hypothesis_test", False):
+        import hypothesis  # only hypothesis tests get here: it is a dev dependency
+
+        value = seed_for(request.node.nodeid)
+        hypothesis.seed(value)(request.function)
+        announce_seed(value, request.node.nodeid)
 
 
 @pytest.fixture

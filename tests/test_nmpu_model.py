@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from model.golden.fixed import APYTYPES_NAME, ROUNDING_MODES, QFormat
 from model.nmpu import NMPUConfig, nmpu
+from tb.catalogue import NMPU_CONFIGS
 from tb.stimulus import extreme_codes, extreme_params, random_codes, random_params
 
 WIDE = 48  # integer bits for APyTypes intermediates: far beyond any value reached here
@@ -113,6 +114,16 @@ def test_model_matches_apytypes_oracle(cfg, seed):
         got = nmpu(cfg, x, **p)
         want = apy_oracle(cfg, x, p)
         np.testing.assert_array_equal(got, want, err_msg=f"config {cfg.to_dict()}, seed {seed}")
+
+
+@pytest.mark.parametrize("name", list(NMPU_CONFIGS))
+def test_catalogue_configs_match_apytypes_oracle(name, seed):
+    """The configurations every RTL tier runs, model against the oracle first."""
+    cfg = NMPU_CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([random_codes(cfg, rng, 8), extreme_codes(cfg)])
+    for p in (random_params(cfg, rng), extreme_params(cfg, "max"), extreme_params(cfg, "min")):
+        np.testing.assert_array_equal(nmpu(cfg, x, **p), apy_oracle(cfg, x, p), err_msg=name)
 
 
 def test_model_exhaustive_small_config_against_rationals():

@@ -130,6 +130,16 @@ def test_closed_loop_matches_model(case, idle, backpressure, seed):
     )
     check_results(cfg, fe, v, ks, got, loop)
     check_timing(dut, ks, log)
+    # The patterns reached the pins: idle clocks with the SAR free, results left waiting.
+    starts, fires = np.array(log["start"]), np.array(log["fire"])
+    shown = np.searchsorted(log["valid"], starts, side="right")
+    waited = fires - np.array(log["valid"])[shown]
+    assert (idle == "none") == (starts[1:] == fires[:-1] + 1).all(), (
+        f"idle {idle!r}: starts at {starts}, previous results left at {fires}"
+    )
+    assert (backpressure == "none") == (waited == 0).all(), (
+        f"backpressure {backpressure!r}: results waited {waited} clocks"
+    )
 
 
 @pytest.mark.parametrize("case", CASES)

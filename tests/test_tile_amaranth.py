@@ -125,7 +125,7 @@ def test_tile_matches_model(name, idle, backpressure, seed):
     cfg = TILE_CONFIGS[name]
     rng = np.random.default_rng(seed)
     fe = AnalogFrontEnd.sample(cfg.sar, seed=seed, **FRONT_END)
-    vectors = 6
+    vectors = 8
     analog, params = stimulus(cfg, rng, vectors)
     ks = rng.integers(1, cfg.sar.steps + 1, vectors * cfg.phases)
     ks[: cfg.phases] = cfg.sar.steps  # the first vector at full resolution
