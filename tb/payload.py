@@ -74,6 +74,23 @@ class Codec:
             out[name] = values if f.count is not None else int(values[0])
         return out
 
+    def unpack_many(self, words) -> dict:
+        """Many words at once: ``{field: array [len(words)] or [len(words), count]}``."""
+        nbytes = (self.width + 7) // 8 or 1
+        raw = b"".join(int(w).to_bytes(nbytes, "little") for w in words)
+        bits = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")
+        bits = bits.reshape(len(words), nbytes * 8)
+        out = {}
+        for name, f in self.fields.items():
+            n = f.count or 1
+            chunk = bits[:, f.offset : f.offset + n * f.width].reshape(len(words), n, f.width)
+            chunk = chunk.astype(np.int64)
+            values = chunk @ (np.int64(1) << np.arange(f.width, dtype=np.int64))
+            if f.signed:
+                values = np.where(chunk[..., -1] == 1, values - (1 << f.width), values)
+            out[name] = values if f.count is not None else values[:, 0]
+        return out
+
     def unpack_array(self, word: int) -> np.ndarray:
         """The elements of a plain ``ArrayLayout`` word."""
         return self.unpack(word)[""]

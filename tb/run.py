@@ -22,6 +22,7 @@ BENCHES = {
     "nmpu": ("nmpu", "tb.nmpu_tb"),
     "sar": ("sar", "tb.sar_tb"),
     "tile": ("tile", "tb.tile_tb"),
+    "nmpu_harness": ("nmpu_harness", "tb.harness_tb"),
 }
 
 

@@ -46,7 +46,9 @@ def input_beats(cfg: NMPUConfig, codes: np.ndarray) -> list[dict]:
 def assert_outputs(cfg: NMPUConfig, expected: np.ndarray, beats: list[dict]) -> None:
     """Output beats (in order) against ``expected`` [vectors, columns], naming the first error."""
     vectors = expected.shape[0]
-    assert len(beats) == vectors * cfg.beats, f"{len(beats)} output beats, expected {vectors}"
+    assert len(beats) == vectors * cfg.beats, (
+        f"{len(beats)} output beats, expected {vectors * cfg.beats} ({vectors} vectors)"
+    )
     for n, beat in enumerate(beats):
         v, b = divmod(n, cfg.beats)
         assert beat["last"] == (b == cfg.beats - 1), (

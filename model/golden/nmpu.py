@@ -311,8 +311,14 @@ def check_params(
     offset,
     bn_scale=None,
     bn_offset=None,
+    vectors: int | None = None,
 ) -> dict[str, np.ndarray]:
-    """Validate per-column parameters (shape [columns], integer, within format) -> int64 arrays."""
+    """Validate per-column parameters -> int64 arrays.
+
+    Each is an integer array within its format, of shape [columns] (one set for
+    every vector) or, when ``vectors`` is given, [vectors, columns] (the set in
+    force for each vector, e.g. after parameter writes mid-stream).
+    """
     given = {"scale": scale, "offset": offset, "bn_scale": bn_scale, "bn_offset": bn_offset}
     out = {}
     for name in PARAM_FIELDS:
@@ -324,14 +330,17 @@ def check_params(
         arr = np.asarray(value)
         if arr.dtype.kind not in "iu":
             raise ValueError(f"nmpu: '{name}' must be an integer array, not dtype {arr.dtype}")
-        if arr.shape != (cfg.columns,):
-            raise ValueError(f"nmpu: '{name}' has shape {arr.shape}, expected ({cfg.columns},)")
-        fmt = cfg.param_format(name)
-        bad = np.flatnonzero((arr < fmt.min_raw) | (arr > fmt.max_raw))
-        if bad.size:
-            c = int(bad[0])
+        if arr.shape not in ((cfg.columns,), (vectors, cfg.columns)):
+            per_vector = "" if vectors is None else f" or ({vectors}, {cfg.columns})"
             raise ValueError(
-                f"nmpu: '{name}'[{c}] = {int(arr[c])} is outside {fmt} raw range "
+                f"nmpu: '{name}' has shape {arr.shape}, expected ({cfg.columns},){per_vector}"
+            )
+        fmt = cfg.param_format(name)
+        bad = np.argwhere((arr < fmt.min_raw) | (arr > fmt.max_raw))
+        if bad.size:
+            at = tuple(int(i) for i in bad[0])
+            raise ValueError(
+                f"nmpu: '{name}'{list(at)} = {int(arr[at])} is outside {fmt} raw range "
                 f"[{fmt.min_raw}, {fmt.max_raw}]"
             )
         out[name] = arr.astype(np.int64)
@@ -362,17 +371,26 @@ def check_codes(cfg: NMPUConfig, x) -> np.ndarray:
 def nmpu(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=None) -> np.ndarray:
     """Bit-exact NMPU output [vectors, columns] for ADC codes ``x`` [vectors, phases, columns].
 
-    Parameters are raw fixed-point integers of their formats, shape [columns].
-    Raises ``ValueError`` naming the array and index of any out-of-range input.
+    Parameters are raw fixed-point integers of their formats, shape [columns], or
+    [vectors, columns] for a set per vector. Raises ``ValueError`` naming the
+    array and index of any out-of-range input.
     """
     x = check_codes(cfg, x)
-    p = check_params(cfg, scale=scale, offset=offset, bn_scale=bn_scale, bn_offset=bn_offset)
+    p = check_params(
+        cfg,
+        scale=scale,
+        offset=offset,
+        bn_scale=bn_scale,
+        bn_offset=bn_offset,
+        vectors=x.shape[0],
+    )
     rg = cfg.ranges
 
     # Stage 0: per-phase correction affine, aligned to the finer of the two formats.
     frac_a = rg["a"].frac
-    a = align(x * p["scale"], cfg.scale_fmt.frac_bits, frac_a) + align(
-        p["offset"], cfg.offset_fmt.frac_bits, frac_a
+    per_phase = {k: v[..., None, :] for k, v in p.items()}  # broadcast over phases
+    a = align(x * per_phase["scale"], cfg.scale_fmt.frac_bits, frac_a) + align(
+        per_phase["offset"], cfg.offset_fmt.frac_bits, frac_a
     )
     # Stage 1: shift-and-add accumulation over phases.
     acc = np.zeros((x.shape[0], cfg.columns), dtype=np.int64)

@@ -1,0 +1,286 @@
+"""Bulk-regression harness for the NMPU (DESIGN 10): Python out of the clock loop.
+
+``NMPUHarness`` wraps the DUT with everything a per-clock bench does in
+Python, as RTL that the simulator runs alone:
+
+* a stimulus memory (``stim``: one input word per beat, ``stim_vectors``
+  vectors, replayed in a loop) read by a stream source with seeded idle
+  cycles;
+* a parameter writer that, while running, writes random (field, column,
+  value) triples at random cycles; the triples come from a xorshift64
+  sequence that :func:`write_sequence` reproduces, and the number of writes
+  that had landed when each vector's first beat was accepted is logged
+  (``vec_log``), so the model knows the parameters every vector saw;
+* a sink with seeded backpressure that records every output beat into
+  ``out_mem``; when ``out_mem`` is full (or the run is complete) ``done``
+  rises and the harness stalls until ``resume``.
+
+cocotb (``tb/harness_tb.py``) loads ``stim`` and the initial parameters,
+starts the run, waits for ``done`` once per chunk, reads ``out_mem`` and
+``vec_log`` back and compares with the golden model in numpy.
+
+Pause patterns (``idle_pattern``, ``bp_pattern``, run-time): 0 none,
+1 random (a cycle pauses with probability 3/8), 2 bursty (runs of 1-16
+active and 1-8 paused cycles), as ``tb.pauses`` but from hardware LFSRs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.nmpu import NMPU, ParamPortSignature
+from model.golden.nmpu import NMPUConfig
+
+MASK64 = (1 << 64) - 1
+
+
+def xorshift64(x):
+    """One xorshift64 step (Marsaglia 13/7/17) on an int or an Amaranth value."""
+    if isinstance(x, int):
+        x ^= (x << 13) & MASK64
+        x ^= x >> 7
+        x ^= (x << 17) & MASK64
+        return x
+    x = x ^ (x << 13)[:64]
+    x = x ^ (x >> 7)
+    return x ^ (x << 17)[:64]
+
+
+def write_fields(config: NMPUConfig, state: int) -> tuple[str, int, int]:
+    """The (field, column, raw value) a writer state encodes (as the harness decodes it)."""
+    fields = config.param_fields
+    name = fields[((state & 0xFF) * len(fields)) >> 8]
+    column = (((state >> 8) & 0xFFFF) * config.columns) >> 16
+    fmt = config.param_format(name)
+    raw = (state >> 32) & ((1 << fmt.width) - 1)
+    if fmt.signed and raw >> (fmt.width - 1):
+        raw -= 1 << fmt.width
+    return name, column, raw
+
+
+class WriteReplay:
+    """The harness's random parameter writes, replayed in numpy.
+
+    ``for_vectors(counts)`` returns the parameters [vectors, columns] in force
+    for consecutive vectors, given how many writes had landed at each one's
+    start (``vec_log``); state carries over between calls (chunks).
+    """
+
+    def __init__(self, config: NMPUConfig, initial: dict, seed: int):
+        self.config = config
+        self.current = {f: np.array(initial[f], np.int64) for f in config.param_fields}
+        self.state = seed & MASK64
+        self.applied = 0
+
+    def for_vectors(self, counts) -> dict:
+        out = {f: np.empty((len(counts), self.config.columns), np.int64) for f in self.current}
+        for v, n in enumerate(counts):
+            if n < self.applied:
+                raise AssertionError(f"vector {v}: write count {n} went back from {self.applied}")
+            for _ in range(int(n) - self.applied):
+                name, column, value = write_fields(self.config, self.state)
+                self.current[name][column] = value
+                self.state = xorshift64(self.state)
+            self.applied = int(n)
+            for f in self.current:
+                out[f][v] = self.current[f]
+        return out
+
+
+class _Pauses(wiring.Component):
+    """Per-cycle pause flag from a seeded LFSR: pattern 0 none, 1 random, 2 bursty."""
+
+    def __init__(self, salt: int):
+        self.salt = salt
+        super().__init__({"seed": In(64), "load": In(1), "pattern": In(2), "pause": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        state = Signal(64, init=1)
+        run = Signal(5)  # cycles left in the current burst run
+        paused = Signal()  # the current bursty run is a pause
+        with m.If(self.load):
+            m.d.sync += [state.eq(self.seed ^ self.salt), run.eq(0), paused.eq(0)]
+        with m.Else():
+            m.d.sync += state.eq(xorshift64(state))
+            with m.If(run == 0):
+                m.d.sync += [
+                    paused.eq(~paused),
+                    run.eq(Mux(paused, state[:4], state[:3])),  # next: 1-16 active, 1-8 paused
+                ]
+            with m.Else():
+                m.d.sync += run.eq(run - 1)
+        with m.Switch(self.pattern):
+            with m.Case(1):
+                m.d.comb += self.pause.eq(state[8:11] < 3)
+            with m.Case(2):
+                m.d.comb += self.pause.eq(paused)
+        return m
+
+
+class NMPUHarness(wiring.Component):
+    """The NMPU with stimulus, parameter writer, pause generators and output recorder in RTL.
+
+    Parameters
+    ----------
+    config : NMPUConfig
+    stim_depth : int
+        Input words the stimulus memory holds (``stim_vectors * phases * beats`` used).
+    out_depth : int
+        Output beats recorded per chunk (a multiple of ``beats``).
+
+    Members
+    -------
+    go : In(1)
+        Run (the writer and the external parameter port are muxed by it).
+    vectors, stim_vectors : In(32), In(16)
+        Vectors to send in total; stimulus vectors stored (replayed in a loop).
+    seed : In(64)
+        Seeds the pause generators and the writer; loaded while ``load``.
+    load : In(1)
+    idle_pattern, bp_pattern : In(2)
+    write_rate : In(8)
+        A write is issued in a cycle with probability ``write_rate / 256``.
+    params : In(ParamPortSignature)
+        External parameter writes, passed to the NMPU while ``go`` is low.
+    resume : In(1)
+        Start the next chunk (clears ``out_count``).
+    done, out_count, out_total, writes_issued, frame_error, param_error : Out
+    """
+
+    def __init__(self, config: NMPUConfig, *, stim_depth: int, out_depth: int):
+        if out_depth % config.beats:
+            raise ValueError(f"out_depth ({out_depth}) must be a multiple of beats")
+        self.config = config
+        self.dut = NMPU(config)
+        self.stim_depth, self.out_depth = stim_depth, out_depth
+        self.log_depth = 1 << max(4, (2 * out_depth // config.beats + 8).bit_length())
+        super().__init__(
+            {
+                "go": In(1),
+                "vectors": In(32),
+                "stim_vectors": In(16),
+                "seed": In(64),
+                "load": In(1),
+                "idle_pattern": In(2),
+                "bp_pattern": In(2),
+                "write_rate": In(8),
+                "params": In(ParamPortSignature(config)),
+                "resume": In(1),
+                "done": Out(1),
+                "out_count": Out(range(out_depth + 1)),
+                "out_total": Out(32),
+                "writes_issued": Out(32),
+                "frame_error": Out(1),
+                "param_error": Out(1),
+            }
+        )
+
+    @property
+    def latency(self) -> int:
+        return self.dut.latency
+
+    def elaborate(self, platform):
+        cfg = self.config
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        in_width = dut.i.payload.codes.shape().size
+        out_width = dut.o.payload.shape().size
+        m.submodules.stim = stim = memory.Memory(shape=in_width, depth=self.stim_depth, init=[])
+        m.submodules.out_mem = out_mem = memory.Memory(
+            shape=out_width, depth=self.out_depth, init=[]
+        )
+        m.submodules.vec_log = vec_log = memory.Memory(shape=32, depth=self.log_depth, init=[])
+        m.submodules.idle = idle = _Pauses(salt=0x1D1E)
+        m.submodules.bp = bp = _Pauses(salt=0xB4C4)
+        for gen, pattern in ((idle, self.idle_pattern), (bp, self.bp_pattern)):
+            m.d.comb += [gen.seed.eq(self.seed), gen.load.eq(self.load), gen.pattern.eq(pattern)]
+
+        # ------------------------------------------------ source: stimulus -> dut.i
+        beat = Signal(range(max(2, cfg.beats)))
+        phase = Signal(range(max(2, cfg.phases)))
+        vec = Signal(32)  # vectors started (all beats of vec-1 sent)
+        svec = Signal(16)  # stimulus vector of ``vec``
+        hold = Signal()  # a beat is presented and not yet taken
+        more = self.go & (vec < self.vectors)
+        take = dut.i.valid & dut.i.ready
+        rd = stim.read_port(domain="comb")
+        words_per_vector = cfg.phases * cfg.beats
+        m.d.comb += [
+            rd.addr.eq(svec * words_per_vector + phase * cfg.beats + beat),
+            dut.i.valid.eq(more & (hold | ~idle.pause)),
+            dut.i.payload.codes.eq(rd.data),
+            dut.i.payload.first.eq(beat == 0),
+            dut.i.payload.last.eq(beat == cfg.beats - 1),
+        ]
+        m.d.sync += hold.eq(dut.i.valid & ~dut.i.ready)
+        with m.If(take):
+            m.d.sync += beat.eq(Mux(beat == cfg.beats - 1, 0, beat + 1))
+            with m.If(beat == cfg.beats - 1):
+                m.d.sync += phase.eq(Mux(phase == cfg.phases - 1, 0, phase + 1))
+                with m.If(phase == cfg.phases - 1):
+                    m.d.sync += [
+                        vec.eq(vec + 1),
+                        svec.eq(Mux(svec + 1 == self.stim_vectors, 0, svec + 1)),
+                    ]
+
+        # ------------------------------------- parameter writer (random, or external)
+        wstate = Signal(64, init=1)
+        wcount = Signal(32)
+        wtime = Signal(64, init=1)  # per-cycle randomness for the write timing
+        with m.If(self.load):
+            m.d.sync += [wstate.eq(self.seed), wtime.eq(self.seed ^ 0x3717), wcount.eq(0)]
+        with m.Else():
+            m.d.sync += wtime.eq(xorshift64(wtime))
+        issue = self.go & more & (wtime[16:24] < self.write_rate)
+        fields = cfg.param_fields
+        field = (wstate[:8] * len(fields)) >> 8
+        column = (wstate[8:24] * cfg.columns) >> 16
+        with m.If(self.go):
+            m.d.comb += [
+                dut.params.we.eq(issue),
+                dut.params.addr.eq(Cat(Const(0, cfg.param_column_bits), field) | column),
+                dut.params.data.eq(wstate[32 : 32 + cfg.param_data_width]),
+            ]
+            with m.If(issue):
+                m.d.sync += [wstate.eq(xorshift64(wstate)), wcount.eq(wcount + 1)]
+        with m.Else():
+            wiring.connect(m, wiring.flipped(self.params), dut.params)
+        # Writes that landed before this edge: what a vector starting now sees.
+        log_wr = vec_log.write_port()
+        m.d.comb += [
+            log_wr.en.eq(take & (beat == 0) & (phase == 0)),
+            log_wr.addr.eq(vec[: (self.log_depth - 1).bit_length()]),
+            log_wr.data.eq(wcount),
+            self.writes_issued.eq(wcount),
+        ]
+
+        # ------------------------------------------- sink: dut.o -> out_mem, done
+        full = self.out_count == self.out_depth
+        finished = self.out_total == self.vectors * cfg.beats
+        m.d.comb += [
+            dut.o.ready.eq(self.go & ~full & ~bp.pause),
+            self.done.eq(self.go & (full | finished)),
+        ]
+        out_wr = out_mem.write_port()
+        got = dut.o.valid & dut.o.ready
+        m.d.comb += [
+            out_wr.en.eq(got),
+            out_wr.addr.eq(self.out_count),
+            out_wr.data.eq(dut.o.payload),
+        ]
+        with m.If(got):
+            m.d.sync += [
+                self.out_count.eq(self.out_count + 1),
+                self.out_total.eq(self.out_total + 1),
+            ]
+        with m.If(self.resume):
+            m.d.sync += self.out_count.eq(0)
+        m.d.comb += [
+            self.frame_error.eq(dut.frame_error),
+            self.param_error.eq(dut.param_error),
+        ]
+        return m
