@@ -188,7 +188,7 @@ def test_saturates_in_both_directions_and_relu():
     "kwargs, message",
     [
         (dict(columns=10, lanes=4), "lanes .4. must divide columns .10."),
-        (dict(lanes=0), "lanes must be >= 1"),
+        (dict(lanes=0), r"lanes must be in \[1, 256\]"),
         (dict(out_width=1), "out_width must be in"),
         (dict(phases=2, phase_shifts=(1,)), "phase_shifts has 1 entries, phases is 2"),
         (dict(phases=2, phase_signs=(1, 2)), r"phase_signs\[1\] must be \+1 or -1"),
@@ -200,6 +200,11 @@ def test_saturates_in_both_directions_and_relu():
         (dict(scale_fmt="Q7.1"), "scale_fmt must look like"),
         (dict(bn_scale_fmt="Q(40,20)"), "intermediate 'z' needs"),
         (dict(in_width=1), "in_width must be in"),
+        (dict(phases=1, phase_signs=(1.0,)), r"phase_signs\[0\] must be \+1 or -1"),
+        (dict(phases=1, phase_signs=(True,)), r"phase_signs\[0\] must be \+1 or -1"),
+        (dict(columns=8192, lanes=64), r"columns must be in \[1, 4096\]"),
+        (dict(columns=16, lanes=32), r"lanes must be in \[1, 16\]"),
+        (dict(columns=16.0, lanes=4), "columns must be an integer"),
     ],
 )
 def test_config_errors_name_the_parameter(kwargs, message):
@@ -249,3 +254,16 @@ def test_fraction_bits_follow_design_3_3(kw):
     if cfg.bn:
         frac = max(frac + cfg.bn_scale_fmt.frac_bits, cfg.bn_offset_fmt.frac_bits)
     assert cfg.out_frac == frac - cfg.out_lsb_cut - cfg.out_round_bits
+
+
+def test_per_vector_parameters_equal_one_call_per_vector(seed):
+    """Parameters [vectors, columns] give each vector the result of its own set."""
+    cfg = NMPU_CONFIGS["phases4_relu_clip"]
+    rng = np.random.default_rng(seed)
+    x = random_codes(cfg, rng, 5)
+    sets = [random_params(cfg, rng) for _ in range(5)]
+    stacked = {f: np.stack([s[f] for s in sets]) for f in cfg.param_fields}
+    want = np.concatenate([nmpu(cfg, x[v : v + 1], **sets[v]) for v in range(5)])
+    np.testing.assert_array_equal(nmpu(cfg, x, **stacked), want)
+    with pytest.raises(ValueError, match=r"'scale' has shape \(4, 64\)"):
+        nmpu(cfg, x, **{**stacked, "scale": stacked["scale"][:4]})

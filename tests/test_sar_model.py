@@ -240,6 +240,8 @@ def test_signed_view():
         ({"columns": 0}, "columns"),
         ({"out_width": 0}, "out_width"),
         ({"steps": 10}, "weights"),
+        ({"columns": 8192}, "columns"),
+        ({"columns": 16.0}, "columns"),
     ],
 )
 def test_config_validation_names_parameter(kwargs, name):
@@ -255,3 +257,34 @@ def test_config_dict_round_trip():
         SARConfig.from_dict({**SARConfig().to_dict(), "bogus": 1})
     with pytest.raises(ValueError, match="active_steps"):
         sar_convert(SARConfig(columns=1), AnalogFrontEnd.ideal(SARConfig(columns=1)), [[0.0]], 9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"active_steps": 2.7}, "active_steps must be integers"),
+        ({"active_steps": True}, "active_steps must be integers"),
+        ({"active_steps": "3"}, "active_steps must be integers"),
+        ({"active_steps": [3, 4]}, "one per vector"),
+        ({"active_steps": 9}, r"active_steps must be in \[1, 8\]"),
+        ({"first_index": 1.5}, "first_index must be an integer"),
+    ],
+)
+def test_conversion_inputs_are_checked_not_truncated(kwargs, message):
+    cfg = SARConfig(columns=2)
+    with pytest.raises(ValueError, match=message):
+        sar_convert(cfg, AnalogFrontEnd.ideal(cfg), np.zeros((3, 2)), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seed": -1}, "seed must be an integer >= 0"),
+        ({"seed": 1.5}, "seed must be an integer >= 0"),
+        ({"noise": "0.3"}, "noise must be >= 0"),
+        ({"mismatch": float("nan")}, "mismatch must be >= 0"),
+    ],
+)
+def test_front_end_settings_name_the_parameter(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        AnalogFrontEnd.sample(SARConfig(columns=2), **kwargs)

@@ -4,6 +4,7 @@ against the golden chain, on both simulators and both committed captures."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -75,3 +76,21 @@ def test_make_sim_names_a_malformed_capture(tmp_path, capsys):
     assert "broken.npz" in err and "scale" in err, err
     assert sim_main(["--capture", str(tmp_path / "missing.npz")]) == 2
     assert "missing.npz" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--adc-ideal", "--adc-noise", "1"], "--adc-ideal conflicts"),
+        (["--adc-seed", "3"], "--adc-seed needs"),
+        (["--adc-noise", "-1"], "noise must be >= 0"),
+        (["--synthetic", "--adc-noise", "1"], "--synthetic runs the NMPU alone"),
+        (["--sim", "xcelium"], "invalid choice"),
+    ],
+)
+def test_make_sim_flag_errors_are_one_line_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) if "--sim" in argv else nullcontext():
+        status = sim_main(argv)
+        assert status == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err

@@ -15,7 +15,6 @@ The same arguments give byte-identical files.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 from pathlib import Path
@@ -28,6 +27,7 @@ from model.flow import calibration, capture, digits
 from model.golden.nmpu import NMPUConfig, nmpu
 from model.golden.sar import SARConfig
 from model.golden.tile import TileConfig, adc_codes, nmpu_input
+from tools.cli import ArgumentParser, UsageError, run
 
 LAYER = "fc1"
 
@@ -88,7 +88,7 @@ def build(args) -> dict:
     if mlp_cache is not None and mlp_cache.exists():
         mlp = digits.MLP.load(mlp_cache)
         if mlp.hidden != args.hidden:
-            raise SystemExit(f"{mlp_cache}: hidden width {mlp.hidden} != --hidden {args.hidden}")
+            raise UsageError(f"{mlp_cache}: hidden width {mlp.hidden} != --hidden {args.hidden}")
     else:
         mlp = digits.train_mlp(args.hidden)
         if mlp_cache is not None:
@@ -96,7 +96,7 @@ def build(args) -> dict:
             mlp.save(mlp_cache)
     data = digits.load_data()
     if not 1 <= args.vectors <= len(data.y_test):
-        raise SystemExit(f"--vectors must be in [1, {len(data.y_test)}], not {args.vectors}")
+        raise UsageError(f"--vectors must be in [1, {len(data.y_test)}], not {args.vectors}")
     x_cal = data.x_train
     x = data.x_test[: args.vectors]
     labels = data.y_test[: args.vectors]
@@ -160,7 +160,7 @@ def build(args) -> dict:
 
 
 def parse_args(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--simulator", choices=("builtin", "aihwkit"), default="builtin")
     ap.add_argument("--out", required=True, help="capture file to write (.npz)")
     ap.add_argument("--vectors", type=int, default=256)
@@ -185,6 +185,11 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    """Exit status 0, or 2 with one line on stderr for invalid input."""
+    return run(_main, argv)
+
+
+def _main(argv) -> int:
     args = parse_args(argv)
     kw = build(args)
     path = capture.save(args.out, **kw)

@@ -19,10 +19,11 @@ otherwise. Invalid configs fail with the config's own error naming the field.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+
+from tools.cli import ArgumentParser, UsageError, run
 
 
 def config_dict(path: str | None, sets: list[str], what: str) -> dict:
@@ -32,13 +33,13 @@ def config_dict(path: str | None, sets: list[str], what: str) -> dict:
         try:
             d = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
-            raise SystemExit(f"error: {what} config file {path}: {exc}") from None
+            raise UsageError(f"{what} config file {path}: {exc}") from None
         if not isinstance(d, dict):
-            raise SystemExit(f"error: {what} config file {path}: top level must be an object")
+            raise UsageError(f"{what} config file {path}: top level must be an object")
     for item in sets:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"error: --{what}-set takes key=value, not {item!r}")
+            raise UsageError(f"--{what}-set takes key=value, not {item!r}")
         try:
             d[key] = json.loads(value)
         except json.JSONDecodeError:
@@ -47,7 +48,12 @@ def config_dict(path: str | None, sets: list[str], what: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Exit status 0, or 2 with one line on stderr for any invalid input."""
+    return run(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="build/rtl", help="output folder")
     parser.add_argument("--nmpu-config", help="JSON file with NMPUConfig fields")
     parser.add_argument("--nmpu-set", action="append", default=[], metavar="KEY=VALUE")
@@ -67,9 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         nmpu_cfg = NMPUConfig.from_dict(config_dict(args.nmpu_config, args.nmpu_set, "nmpu"))
         sar_cfg = SARConfig.from_dict(config_dict(args.sar_config, args.sar_set, "sar"))
-    except (TypeError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except TypeError as exc:  # e.g. a JSON list where a number belongs
+        raise UsageError(str(exc)) from None
 
     def write(name: str, component, cfg_dict: dict, note: str) -> None:
         write_verilog(component, name, out / f"{name}.v")

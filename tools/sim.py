@@ -14,13 +14,13 @@ Exit status is non-zero on any mismatch.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from pathlib import Path
 
 from tb.runner import SIMULATORS
+from tools.cli import ArgumentParser, UsageError, run
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CAPTURE = REPO / "captures" / "builtin_digits.npz"
@@ -63,7 +63,12 @@ def run_synthetic(sim: str, seed: int, vectors: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Exit status 0 (pass), 1 (a mismatch), or 2 with one line on stderr for invalid input."""
+    return run(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sim", choices=SIMULATORS, default="icarus")
     parser.add_argument("--capture", help=f"capture file (default {DEFAULT_CAPTURE.name})")
     parser.add_argument("--synthetic", action="store_true", help="NMPU alone on random data")
@@ -78,25 +83,28 @@ def main(argv: list[str] | None = None) -> int:
     adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
     adc.add_argument("--adc-seed", type=int, default=0)
     args = parser.parse_args(argv)
+    adc_values = (args.adc_mismatch, args.adc_offset, args.adc_noise)
+    adc_given = any(adc_values) or args.adc_seed or args.adc_ideal
     if args.synthetic:
+        if args.capture or adc_given:
+            raise UsageError("--synthetic runs the NMPU alone: it takes no --capture or --adc-*")
         return run_synthetic(args.sim, args.seed, args.vectors)
+    if args.adc_ideal and (any(adc_values) or args.adc_seed):
+        raise UsageError("--adc-ideal conflicts with --adc-mismatch/offset/noise/seed")
+    if args.adc_seed and not any(adc_values):
+        raise UsageError("--adc-seed needs --adc-mismatch, --adc-offset or --adc-noise")
+    from model.analog.sar_frontend import AnalogFrontEnd
     from model.flow.capture import load
     from tools.sim_capture import run_capture
 
     fe = {} if args.adc_ideal else None
-    if args.adc_mismatch or args.adc_offset or args.adc_noise:
-        fe = {
-            "mismatch": args.adc_mismatch,
-            "offset": args.adc_offset,
-            "noise": args.adc_noise,
-            "seed": args.adc_seed,
-        }
+    if any(adc_values):
+        fe = dict(zip(("mismatch", "offset", "noise"), adc_values, strict=True))
+        fe["seed"] = args.adc_seed
     capture = Path(args.capture) if args.capture else DEFAULT_CAPTURE
-    try:  # a bad capture file: say which file and field, no traceback
-        load(capture)
-    except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    cap = load(capture)  # a bad capture file: one line naming the file and field
+    if fe:  # bad front-end values: one line naming the parameter, before any build
+        AnalogFrontEnd.sample(cap.sar_config, **fe)
     return run_capture(args.sim, capture, args.seed, front_end=fe)
 
 

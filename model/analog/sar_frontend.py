@@ -151,8 +151,11 @@ class AnalogFrontEnd:
         seed : int
             Seeds the mismatch and offset draws and keys the noise draws.
         """
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"AnalogFrontEnd.sample: seed must be an integer >= 0, not {seed!r}")
         for name, value in (("mismatch", mismatch), ("offset", offset), ("noise", noise)):
-            if not (math.isfinite(value) and value >= 0):
+            real = isinstance(value, (int, float, np.integer, np.floating))
+            if not real or isinstance(value, bool) or not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"AnalogFrontEnd.sample: {name} must be >= 0, not {value!r}")
         nominal = np.array(cfg.weights, dtype=np.float64)
         rng = np.random.default_rng([int(seed), 0x5A2])

@@ -339,20 +339,30 @@ def load(path: str | Path) -> Capture:
 
 
 def main(argv=None) -> int:
-    """``python -m model.capture FILE...``: validate captures and print a summary."""
-    import argparse
+    """``python -m model.capture FILE...``: validate captures and print a summary.
 
-    ap = argparse.ArgumentParser(description=main.__doc__)
+    Exit status 0 when every file is valid, else 2, with one line per bad file.
+    """
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     args = ap.parse_args(argv)
+    status = 0
     for f in args.files:
-        cap = load(f)
+        try:
+            cap = load(f)
+        except (OSError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 2
+            continue
         prov = cap.provenance
         print(
             f"{f}: {cap.vectors} vectors x {cap.phases} phases x {cap.columns} columns, "
             f"simulator {prov.get('simulator')} {prov.get('simulator_version', '')}".rstrip()
         )
-    return 0
+    return status
 
 
 if __name__ == "__main__":

@@ -34,6 +34,9 @@ from .fixed import (
 
 ACTIVATIONS = ("none", "relu", "relu_clip")
 
+#: Largest ``columns`` (and so ``lanes``) accepted: a tile's periphery, not a whole chip.
+MAX_COLUMNS = 4096
+
 #: Field order of the configuration port's address map (``addr = field << col_bits | col``).
 PARAM_FIELDS = ("scale", "offset", "bn_scale", "bn_offset")
 
@@ -104,8 +107,8 @@ class NMPUConfig:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        _check_int("columns", self.columns, 1)
-        _check_int("lanes", self.lanes, 1)
+        _check_int("columns", self.columns, 1, MAX_COLUMNS)
+        _check_int("lanes", self.lanes, 1, self.columns)
         if self.columns % self.lanes:
             raise ValueError(
                 f"NMPUConfig.lanes ({self.lanes}) must divide columns ({self.columns})"
@@ -129,7 +132,7 @@ class NMPUConfig:
         for k, s in enumerate(shifts):
             _check_int(f"phase_shifts[{k}]", s, 0, 32)
         for k, s in enumerate(signs):
-            if s not in (1, -1) or isinstance(s, bool):
+            if not isinstance(s, int) or isinstance(s, bool) or s not in (1, -1):
                 raise ValueError(f"NMPUConfig.phase_signs[{k}] must be +1 or -1, not {s!r}")
         set_(self, "phase_shifts", shifts)
         set_(self, "phase_signs", signs)

@@ -41,6 +41,8 @@ import numpy as np
 
 from .config import known_kwargs
 
+#: Largest number of column ADCs accepted (as ``NMPUConfig``).
+MAX_COLUMNS = 4096
 #: Largest number of bit-cycles accepted; more is not a sensible SAR.
 MAX_STEPS = 32
 #: Largest code width accepted (x and D stay exact in float64 well beyond this).
@@ -85,7 +87,7 @@ class SARConfig:
 
     def __post_init__(self):
         for name, lo, hi in (
-            ("columns", 1, 1 << 16),
+            ("columns", 1, MAX_COLUMNS),
             ("steps", 1, MAX_STEPS),
             ("out_width", 1, MAX_OUT_WIDTH),
         ):
@@ -245,8 +247,17 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
             f"{(cfg.columns, cfg.steps, cfg.out_width)}"
         )
     nvec = v.shape[0]
+    if not _is_int(first_index):
+        raise ValueError(f"first_index must be an integer, not {first_index!r}")
     k = np.full(nvec, cfg.steps) if active_steps is None else np.asarray(active_steps)
-    k = np.broadcast_to(k, (nvec,)).astype(np.int64)
+    if k.dtype.kind not in "iu":  # 2.7, True or "3" would be truncated or parsed silently
+        raise ValueError(f"active_steps must be integers, not {active_steps!r}")
+    try:
+        k = np.broadcast_to(k, (nvec,)).astype(np.int64)
+    except ValueError:
+        raise ValueError(
+            f"active_steps must be one integer or one per vector ({nvec}), not shape {k.shape}"
+        ) from None
     if k.size and (k.min() < 1 or k.max() > cfg.steps):
         raise ValueError(f"active_steps must be in [1, {cfg.steps}], got {k.min()}..{k.max()}")
     index = first_index + np.arange(nvec)
