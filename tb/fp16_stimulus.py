@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from model.golden.fixed import QFormat
 from model.golden.nmpu import NMPUConfig
 
 #: Operand patterns of every class, both signs: zeros, subnormals (smallest, largest, one
@@ -26,6 +27,8 @@ SPECIAL_PATTERNS = np.array(
 SPECIAL_PATTERNS = np.concatenate([SPECIAL_PATTERNS, SPECIAL_PATTERNS | 0x8000, [0x7E00]]).astype(
     np.uint16
 )
+
+_RAW16 = QFormat.parse("UQ(16,0)")
 
 _EXTREMES = np.array([0x0000, 0x8000, 0x0001, 0x8001, 0x7BFF, 0xFBFF, 0x7C00, 0xFC00], np.uint16)
 
@@ -69,3 +72,38 @@ def extreme_fp16_params(cfg: NMPUConfig, corner: str) -> dict[str, np.ndarray]:
     """All columns at one corner: ``"max"`` (every field 65504) or ``"min"`` (-65504)."""
     value = np.float16(65504.0) if corner == "max" else np.float16(-65504.0)
     return {f: np.full(cfg.columns, value, np.float16) for f in cfg.param_fields}
+
+
+class FP16PortView:
+    """``cfg`` as the shared parameter writers see it for the FP16 unit: every field a raw
+    16-bit pattern (``param_format`` UQ(16,0), ``param_data_width`` 16); everything else
+    (address map, columns, fields) is the config's own.
+
+    Lets ``tb.params.ParamWriter`` (cocotb) and ``tb.amaranth_sim.ParamWriter`` load and
+    randomly rewrite FP16 parameters unchanged: random writes are uniform over all 65536
+    patterns (infinities and NaNs included).
+    """
+
+    param_data_width = 16
+
+    def __init__(self, cfg: NMPUConfig):
+        self._cfg = cfg
+
+    def __getattr__(self, name):
+        return getattr(self._cfg, name)
+
+    def param_format(self, name: str) -> QFormat:
+        self._cfg.param_format(name)  # validates the name
+        return _RAW16
+
+
+def raw_params(params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """float16 parameter arrays as raw patterns (int64), as the parameter port carries them."""
+    return {
+        f: np.asarray(v, np.float16).view(np.uint16).astype(np.int64) for f, v in params.items()
+    }
+
+
+def float16_params(raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Raw patterns (any integer dtype) back to float16 arrays for ``fp16_unit``."""
+    return {f: np.asarray(v).astype(np.uint16).view(np.float16) for f, v in raw.items()}

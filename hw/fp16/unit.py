@@ -1,0 +1,266 @@
+"""The FP16 baseline post-processing unit in Amaranth, DESIGN section 7.
+
+The same function, ports, streams and parameter port as ``hw.nmpu.NMPU`` (so
+the two are interchangeable), computed in IEEE binary16 with one operator per
+pipeline stage, ``lanes`` columns per clock. Bit-exact with
+``model.fp16.fp16_unit``.
+
+Pipeline (stage registers are ``data.StructLayout`` signals named after the
+stage they feed, as in the NMPU)::
+
+    i --> [S0 fp16(code) * scale] --s1_q.p--> [S1 + offset] --s2_q.a-->
+      [S2 sign, 2**shift, accumulate] --s3_q.acc--> [S3 * bn_scale] --s4_q.q-->
+      [S4 + bn_offset] --s5_q.z--> [S5 round to integer, activation, saturate] --o.payload--> o
+
+Per lane: two multipliers, two or three adders (the accumulation adder only
+when ``phases > 1``), the integer conversions, and ``ldexp`` blocks only for
+non-zero phase shifts. Parameters are held in a shadow and an active bank of
+``columns x 16`` bits per field, exactly like the NMPU's (a write takes effect
+for the vectors whose first beat is accepted after it).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from model.golden.nmpu import NMPUConfig
+
+from . import ops
+
+__all__ = ["FP16ParamPortSignature", "FP16Unit"]
+
+#: The pipeline registers, in order; the unit's latency is their number.
+STAGES = ("s1_q", "s2_q", "s3_q", "s4_q", "s5_q", "o")
+#: Width of every parameter (raw binary16 pattern).
+PARAM_WIDTH = 16
+
+
+class FP16ParamPortSignature(wiring.Signature):
+    """Per-column parameter writes: the NMPU's address map, ``data`` a raw binary16 pattern.
+
+    ``addr = field << column_bits | column`` (``NMPUConfig.param_address``),
+    ``data`` 16 bits, ``we``.
+    """
+
+    def __init__(self, cfg: NMPUConfig):
+        super().__init__(
+            {"addr": Out(cfg.param_addr_width), "data": Out(PARAM_WIDTH), "we": Out(1)}
+        )
+
+
+class FP16Unit(wiring.Component):
+    """FP16 post-processing unit serving ``config.columns`` columns, ``config.lanes`` per clock.
+
+    Parameters
+    ----------
+    config : NMPUConfig
+        Shared with the golden model; its fixed-point formats are unused
+        (columns, lanes, in_width/in_signed, phases, phase shifts and signs, bn,
+        activation, relu_max and out_width are used).
+
+    Members
+    -------
+    i : In(stream.Signature(StructLayout{codes: ArrayLayout(in_shape, lanes), first, last}))
+        ADC codes, framed exactly as for ``hw.nmpu.NMPU``.
+    o : Out(stream.Signature(StructLayout{data: ArrayLayout(out_shape, lanes), last}))
+        Integer outputs in column order, ``beats`` per vector, ``last`` on the last beat.
+    params : In(FP16ParamPortSignature)
+        Per-column binary16 parameter writes (shadow bank; copied to the active
+        bank when a vector's first beat is accepted).
+    frame_error : Out(1)
+        Sticky: an accepted beat's ``first``/``last`` disagreed with the beat count.
+    param_error : Out(1)
+        Sticky: a write addressed a missing column or field (the write is dropped).
+    """
+
+    def __init__(self, config: NMPUConfig):
+        if not isinstance(config, NMPUConfig):
+            raise TypeError(f"FP16Unit takes an NMPUConfig, not {type(config).__name__}")
+        self.config = config
+        in_shape = signed(config.in_width) if config.in_signed else unsigned(config.in_width)
+        out_shape = signed(config.out_width) if config.out_signed else unsigned(config.out_width)
+        in_layout = data.StructLayout(
+            {"codes": data.ArrayLayout(in_shape, config.lanes), "first": 1, "last": 1}
+        )
+        out_layout = data.StructLayout(
+            {"data": data.ArrayLayout(out_shape, config.lanes), "last": 1}
+        )
+        super().__init__(
+            {
+                "i": In(stream.Signature(in_layout)),
+                "o": Out(stream.Signature(out_layout)),
+                "params": In(FP16ParamPortSignature(config)),
+                "frame_error": Out(1),
+                "param_error": Out(1),
+            }
+        )
+
+    @property
+    def latency(self) -> int:
+        """Clocks from the edge accepting a vector's last-phase beat to the first edge that
+        can transfer its output beat: one per pipeline register."""
+        return len(STAGES)
+
+    def elaborate(self, platform):
+        cfg = self.config
+        lanes, beats, phases = cfg.lanes, cfg.beats, cfg.phases
+        m = Module()
+
+        fields = cfg.param_fields
+        lane_words = data.ArrayLayout(PARAM_WIDTH, lanes)
+        bn_fields = ("bn_scale", "bn_offset") if cfg.bn else ()
+
+        def stage_layout(name: str, carry: tuple[str, ...], **extra) -> data.StructLayout:
+            """One stage register: valid, vlast, the lane values ``name``, parameters carried."""
+            members = {"valid": 1, "vlast": 1, name: lane_words, **extra}
+            members.update({f: lane_words for f in carry})
+            return data.StructLayout(members)
+
+        # ---------------------------------------------------------------- control
+        advance = Signal()  # every pipeline register moves one stage
+        accept = Signal()  # an input beat transfers this clock
+        beat = Signal(range(max(2, beats)))  # never zero-width: lint-clean Verilog
+        phase = Signal(range(max(2, phases)))
+        vec_start = Signal()  # accepted beat is the first beat of a vector
+        m.d.comb += [
+            advance.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(advance),
+            accept.eq(self.i.valid & self.i.ready),
+            vec_start.eq(accept & (beat == 0) & (phase == 0)),
+        ]
+        with m.If(accept):
+            m.d.sync += beat.eq(Mux(beat == beats - 1, 0, beat + 1))
+            with m.If(beat == beats - 1):
+                m.d.sync += phase.eq(Mux(phase == phases - 1, 0, phase + 1))
+            with m.If(
+                (self.i.payload.first != (beat == 0)) | (self.i.payload.last != (beat == beats - 1))
+            ):
+                m.d.sync += self.frame_error.eq(1)
+
+        # ---------------------------------------- parameter banks (shadow, active)
+        col_w = cfg.param_column_bits
+        shadow = {f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_shadow") for f in fields}
+        active = {f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_active") for f in fields}
+        field_sel = self.params.addr[col_w:]
+        col_sel = self.params.addr[:col_w]
+        addr_ok = (col_sel < cfg.columns) & (field_sel < len(fields))
+        with m.If(self.params.we & ~addr_ok):
+            m.d.sync += self.param_error.eq(1)
+        with m.If(self.params.we & addr_ok), m.Switch(field_sel):
+            for k, f in enumerate(fields):
+                with m.Case(k):
+                    m.d.sync += shadow[f].word_select(col_sel, PARAM_WIDTH).eq(self.params.data)
+        with m.If(vec_start):
+            m.d.sync += [active[f].eq(shadow[f]) for f in fields]
+
+        # This beat's parameters, one per lane (the shadow bank at a vector's start).
+        par = {}
+        for f in fields:
+            width = lanes * PARAM_WIDTH
+            current = active[f] if beats == 1 else active[f].word_select(beat, width)
+            par[f] = Signal(lane_words, name=f"{f}_beat")
+            m.d.comb += par[f].eq(Mux(vec_start, shadow[f][:width], current))
+
+        # ------------------------------------- S0: xh = fp16(code); p = xh * scale
+        p = Signal(lane_words)
+        for j in range(lanes):
+            xh = ops.from_int(m, self.i.payload.codes[j], cfg.in_width, cfg.in_signed, f"xh{j}")
+            m.d.comb += p[j].eq(ops.mul(m, xh, par["scale"][j], f"p{j}"))
+        s1_q = Signal(
+            stage_layout("p", ("offset", *bn_fields), beat=beat.shape(), phase=phase.shape())
+        )
+        with m.If(advance):
+            m.d.sync += [
+                s1_q.valid.eq(accept),
+                s1_q.vlast.eq((beat == beats - 1) & (phase == phases - 1)),
+                s1_q.beat.eq(beat),
+                s1_q.phase.eq(phase),
+                s1_q.p.eq(p),
+                s1_q.offset.eq(par["offset"]),
+            ]
+            m.d.sync += [s1_q[f].eq(par[f]) for f in bn_fields]
+
+        # ----------------------------------------------------- S1: a = p + offset
+        a = Signal(lane_words)
+        for j in range(lanes):
+            m.d.comb += a[j].eq(ops.add(m, s1_q.p[j], s1_q.offset[j], f"a{j}"))
+        s2_q = Signal(stage_layout("a", bn_fields, beat=beat.shape(), phase=phase.shape()))
+        with m.If(advance):
+            m.d.sync += [
+                s2_q.valid.eq(s1_q.valid),
+                s2_q.vlast.eq(s1_q.vlast),
+                s2_q.beat.eq(s1_q.beat),
+                s2_q.phase.eq(s1_q.phase),
+                s2_q.a.eq(a),
+            ]
+            m.d.sync += [s2_q[f].eq(s1_q[f]) for f in bn_fields]
+
+        # ------------------- S2: t = sign * a * 2**shift; acc = t (phase 0) or acc + t
+        acc_next = Signal(lane_words)
+        pairs = list(zip(cfg.phase_shifts, cfg.phase_signs, strict=True))
+        for j in range(lanes):
+            # The current phase's term: a Mux chain (a continuous assign; see hw/nmpu.py).
+            t = Signal(PARAM_WIDTH, name=f"term{j}")
+            value = None
+            for k, (shift, sign) in reversed(list(enumerate(pairs))):
+                term = ops.ldexp(m, s2_q.a[j], shift, f"ldexp{j}_{k}")
+                if sign < 0:
+                    term = ops.neg(m, term, f"neg{j}_{k}")
+                value = term if value is None else Mux(s2_q.phase == k, term, value)
+            m.d.comb += t.eq(value)
+            if phases == 1:
+                m.d.comb += acc_next[j].eq(t)
+            else:
+                # Running sums of the first phases-1 phases, one word per beat.
+                store = Signal(beats * PARAM_WIDTH, name=f"acc{j}_store")
+                held = store.word_select(s2_q.beat, PARAM_WIDTH) if beats > 1 else store
+                total = ops.add(m, held, t, f"acc{j}")
+                m.d.comb += acc_next[j].eq(Mux(s2_q.phase == 0, t, total))
+                with m.If(advance & s2_q.valid & (s2_q.phase != phases - 1)):
+                    if beats > 1:
+                        m.d.sync += store.word_select(s2_q.beat, PARAM_WIDTH).eq(acc_next[j])
+                    else:
+                        m.d.sync += store.eq(acc_next[j])
+        s3_q = Signal(stage_layout("acc", bn_fields))  # only last-phase beats go on
+        with m.If(advance):
+            m.d.sync += [
+                s3_q.valid.eq(s2_q.valid & (s2_q.phase == phases - 1)),
+                s3_q.vlast.eq(s2_q.vlast),
+                s3_q.acc.eq(acc_next),
+            ]
+            m.d.sync += [s3_q[f].eq(s2_q[f]) for f in bn_fields]
+
+        # ------------------------------------------------ S3: q = acc * bn_scale
+        q = Signal(lane_words)
+        for j in range(lanes):
+            value = ops.mul(m, s3_q.acc[j], s3_q.bn_scale[j], f"q{j}") if cfg.bn else s3_q.acc[j]
+            m.d.comb += q[j].eq(value)
+        s4_q = Signal(stage_layout("q", bn_fields[1:]))
+        with m.If(advance):
+            m.d.sync += [s4_q.valid.eq(s3_q.valid), s4_q.vlast.eq(s3_q.vlast), s4_q.q.eq(q)]
+            if cfg.bn:
+                m.d.sync += s4_q.bn_offset.eq(s3_q.bn_offset)
+
+        # ------------------------------------------------ S4: z = q + bn_offset
+        z = Signal(lane_words)
+        for j in range(lanes):
+            value = ops.add(m, s4_q.q[j], s4_q.bn_offset[j], f"z{j}") if cfg.bn else s4_q.q[j]
+            m.d.comb += z[j].eq(value)
+        s5_q = Signal(stage_layout("z", ()))
+        with m.If(advance):
+            m.d.sync += [s5_q.valid.eq(s4_q.valid), s5_q.vlast.eq(s4_q.vlast), s5_q.z.eq(z)]
+
+        # ------------- S5: round half to even to an integer, activation, saturation
+        # ReLU's max(z, 0) is the lower bound of out_range (0); relu_max is an integer,
+        # so clipping after rounding equals clipping before.
+        out_lo, out_hi = cfg.out_range
+        for j in range(lanes):
+            r = ops.to_int(m, s5_q.z[j], out_lo, out_hi, f"out{j}")
+            with m.If(advance):
+                m.d.sync += self.o.payload.data[j].eq(r)
+        with m.If(advance):
+            m.d.sync += [self.o.valid.eq(s5_q.valid), self.o.payload.last.eq(s5_q.vlast)]
+
+        return m
