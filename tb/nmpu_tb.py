@@ -1,4 +1,4 @@
-"""cocotb bench of the NMPU's generated Verilog, scored against ``model.golden.nmpu.nmpu``.
+"""cocotb bench of the NMPU's (or the FP16 unit's) generated Verilog, scored by its golden model.
 
 Driver (``StreamSource`` on ``i`` with idle cycles), parameter writer
 (``ParamWriter``, also at random cycles mid-stream), monitor (``StreamSink``
@@ -9,7 +9,11 @@ patterns are crossed, parameter writes are a separate dimension.
 
 Settings (``$TB_SETTINGS``): ``config`` (``NMPUConfig.to_dict()``),
 ``vectors`` per test, ``write_rate``, ``repeats`` (full-rate runs, for
-``make bench`` medians).
+``make bench`` medians), ``unit``: ``"fixed"`` (default: ``hw.nmpu.NMPU``,
+``model.golden.nmpu.nmpu``, ``tb.stimulus`` parameters) or ``"fp16"``
+(``hw.fp16.unit.FP16Unit``, ``model.golden.fp16.fp16_unit``, ``tb.fp16_stimulus``
+parameters as raw binary16 patterns). Both units have the same ports, so every
+test below runs unchanged on either.
 """
 
 from __future__ import annotations
@@ -19,9 +23,18 @@ import time
 import cocotb
 import numpy as np
 
+from hw.fp16.unit import FP16Unit
 from hw.nmpu import NMPU
+from model.golden.fp16 import fp16_unit
 from model.golden.nmpu import NMPUConfig, nmpu
 from tb.bench import Bench, report, settings
+from tb.fp16_stimulus import (
+    FP16PortView,
+    extreme_fp16_params,
+    float16_params,
+    random_fp16_params,
+    raw_params,
+)
 from tb.params import ParamWriter
 from tb.pauses import PATTERNS, pauses
 from tb.payload import port_shape
@@ -30,17 +43,43 @@ from tb.stimulus import extreme_codes, extreme_params, random_codes, random_para
 from tb.stream import StreamSink, StreamSource
 
 
-class NMPUBench(Bench):
-    """The NMPU with its driver, parameter writer, monitor and scoreboard."""
+def _fp16_model(cfg: NMPUConfig, x: np.ndarray, **raw: np.ndarray) -> np.ndarray:
+    """``fp16_unit`` on the raw patterns the parameter writer mirrors."""
+    return fp16_unit(cfg, x, **float16_params(raw))
 
-    def __init__(self, dut, config: NMPUConfig, *, idle: str, backpressure: str, seed: int):
+
+#: unit setting -> (component class, golden model on raw parameters, parameter-port view).
+UNITS = {
+    "fixed": (NMPU, nmpu, lambda cfg: cfg),
+    "fp16": (FP16Unit, _fp16_model, FP16PortView),
+}
+
+
+def unit_params(unit: str, cfg: NMPUConfig, rng: np.random.Generator, corner=None) -> dict:
+    """Raw per-column parameters for ``unit``: random, or all at a ``corner`` ("max"/"min")."""
+    if unit == "fp16":
+        params = extreme_fp16_params(cfg, corner) if corner else random_fp16_params(cfg, rng)
+        return raw_params(params)
+    return extreme_params(cfg, corner) if corner else random_params(cfg, rng)
+
+
+class NMPUBench(Bench):
+    """The NMPU (or the FP16 unit) with its driver, parameter writer, monitor and scoreboard."""
+
+    def __init__(
+        self, dut, config: NMPUConfig, *, idle: str, backpressure: str, seed: int,
+        unit: str = "fixed",
+    ):  # fmt: skip
         super().__init__(dut, inputs=("i__valid", "o__ready", "params__we"))
-        self.config = config
-        self.nmpu = NMPU(config)  # layouts and latency, as published by the RTL
+        if unit not in UNITS:
+            raise ValueError(f"unit must be one of {sorted(UNITS)}, not {unit!r}")
+        component, self.model, port_view = UNITS[unit]
+        self.config, self.unit = config, unit
+        self.nmpu = component(config)  # layouts and latency, as published by the RTL
         self.rng = np.random.default_rng(seed)
         self.codes = np.zeros((0, config.phases, config.columns), np.int64)
         self.scoreboard = Scoreboard("output", self.log)
-        self.writer = ParamWriter(self, config)
+        self.writer = ParamWriter(self, port_view(config))
         self.in_cycles: list[int] = []  # transfer cycle of every last-phase input beat
         self.out_cycles: list[int] = []
         self.source = StreamSource(
@@ -58,7 +97,7 @@ class NMPUBench(Bench):
         vector, rest = divmod(index, cfg.phases * cfg.beats)
         phase = rest // cfg.beats
         if rest == 0:  # first beat of a vector: the parameters in force are fixed now
-            y = nmpu(cfg, self.codes[vector : vector + 1], **self.writer.snapshot())[0]
+            y = self.model(cfg, self.codes[vector : vector + 1], **self.writer.snapshot())[0]
             for b in range(cfg.beats):
                 cols = slice(b * cfg.lanes, (b + 1) * cfg.lanes)
                 self.scoreboard.expect(
@@ -118,13 +157,15 @@ class NMPUBench(Bench):
 
 async def start(dut, idle="none", backpressure="none", corner=None) -> NMPUBench:
     """A reset bench with parameters loaded (random, or all at a format ``corner``)."""
-    cfg = NMPUConfig.from_dict(settings()["config"])
-    bench = NMPUBench(dut, cfg, idle=idle, backpressure=backpressure, seed=cocotb.RANDOM_SEED)
+    s = settings()
+    cfg, unit = NMPUConfig.from_dict(s["config"]), s.get("unit", "fixed")
+    bench = NMPUBench(
+        dut, cfg, idle=idle, backpressure=backpressure, seed=cocotb.RANDOM_SEED, unit=unit
+    )
     await bench.reset()
     bench.source.start()
     bench.sink.start()
-    params = extreme_params(cfg, corner) if corner else random_params(cfg, bench.rng)
-    await bench.writer.load(params)
+    await bench.writer.load(unit_params(unit, cfg, bench.rng, corner))
     return bench
 
 
