@@ -16,8 +16,9 @@ parameters (``bn``)::
       --s3_q.y--> [S3 batch-norm] --s4_q.z--> [S4 round, ReLU, saturate] --o.payload--> o
 
 All stages advance together when the output register is free
-(``advance = ~o.valid | o.ready``); ``i.ready`` is ``advance``, so ``i.ready``
-may depend on ``o.ready`` but no ``valid`` depends on any ``ready``.
+(``advance = ~o.valid | o.ready``); ``i.ready`` is ``advance`` (low during a
+``flush``), so ``i.ready`` may depend on ``o.ready`` but no ``valid`` depends
+on any ``ready``.
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ def _clamp(v, lo: int, hi: int):
     return Mux(v > hi, hi, Mux(v < lo, lo, v))
 
 
+def code_beat_layout(code_shape, lanes: int, phases: int, beats: int) -> data.StructLayout:
+    """The NMPU's input beat: ``lanes`` codes, ``first``/``last`` of the phase, and the
+    beat's position (``phase``, ``beat``; never zero-width, for lint-clean Verilog)."""
+    return data.StructLayout(
+        {
+            "codes": data.ArrayLayout(code_shape, lanes),
+            "first": 1,
+            "last": 1,
+            "phase": range(max(2, phases)),
+            "beat": range(max(2, beats)),
+        }
+    )
+
+
 class ParamPortSignature(wiring.Signature):
     """Per-column parameter writes: ``addr = field << column_bits | column``, ``data``, ``we``.
 
@@ -77,20 +92,28 @@ class NMPU(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(StructLayout{codes: ArrayLayout(in_shape, lanes), first, last}))
+    i : In(stream.Signature(code_beat_layout))
         ADC codes; beat ``b`` of a phase carries columns ``[b*lanes, (b+1)*lanes)``;
-        ``first``/``last`` mark the first/last beat of each phase. Phases of one
-        vector arrive back to back.
+        ``first``/``last`` mark the first/last beat of each phase and ``phase``,
+        ``beat`` name the beat's position, so a lost, extra or reordered beat or
+        phase is detected. Phases of one vector arrive back to back.
     o : Out(stream.Signature(StructLayout{data: ArrayLayout(out_shape, lanes), last}))
         Outputs in column order, ``beats`` per vector, ``last`` on the last beat.
     params : In(ParamPortSignature)
         Per-column parameter writes. A write lands in a shadow bank; the active
         bank is loaded from it when the first beat of a vector is accepted, so a
         write takes effect for the vectors whose first beat is accepted after it.
+    flush : In(1)
+        Abort everything in flight (pipeline and output register included) and
+        expect a vector start; clears the error flags, keeps the parameters.
     frame_error : Out(1)
-        Sticky: an accepted beat's ``first``/``last`` disagreed with the beat count.
+        Sticky: an accepted beat was not the one expected (see ``docs/nmpu.md``,
+        "Framing"); the unit drops beats until the next vector start.
     param_error : Out(1)
         Sticky: a write addressed a missing column or field (the write is dropped).
+
+    A reset clears the pipeline, the framing state and the error flags, but not
+    the parameter banks (storage, like the memory a chip would hold them in).
     """
 
     def __init__(self, config: NMPUConfig):
@@ -99,9 +122,7 @@ class NMPU(wiring.Component):
         self.config = config
         in_shape = signed(config.in_width) if config.in_signed else unsigned(config.in_width)
         out_shape = signed(config.out_width) if config.out_signed else unsigned(config.out_width)
-        in_layout = data.StructLayout(
-            {"codes": data.ArrayLayout(in_shape, config.lanes), "first": 1, "last": 1}
-        )
+        in_layout = code_beat_layout(in_shape, config.lanes, config.phases, config.beats)
         out_layout = data.StructLayout(
             {"data": data.ArrayLayout(out_shape, config.lanes), "last": 1}
         )
@@ -110,6 +131,7 @@ class NMPU(wiring.Component):
                 "i": In(stream.Signature(in_layout)),
                 "o": Out(stream.Signature(out_layout)),
                 "params": In(ParamPortSignature(config)),
+                "flush": In(1),
                 "frame_error": Out(1),
                 "param_error": Out(1),
             }
@@ -143,34 +165,67 @@ class NMPU(wiring.Component):
             return data.StructLayout(members)
 
         # ---------------------------------------------------------------- control
+        # Framing: the unit expects beat ``beat`` of phase ``phase``. A beat that
+        # names itself a vector start (first beat of phase 0, flags consistent)
+        # always starts a vector; any other beat is processed only in sync and in
+        # order. A beat out of order raises frame_error and drops sync: beats are
+        # then consumed and dropped until the next vector start.
         advance = Signal()  # every pipeline register moves one stage
         accept = Signal()  # an input beat transfers this clock
         beat = Signal(range(max(2, beats)))  # never zero-width: lint-clean Verilog
         phase = Signal(range(max(2, phases)))
-        vec_start = Signal()  # accepted beat is the first beat of a vector
+        synced = Signal(init=1)  # in step with the stream (else: wait for a vector start)
+        pos_ok = Signal()  # the beat's flags agree with the position it names
+        is_start = Signal()  # the beat names itself the first beat of a vector
+        expected = Signal()  # the beat is the one the unit expects
+        process = Signal()  # the beat enters the datapath
+        vec_start = Signal()  # ... as the first beat of a vector
+        pi = self.i.payload
         m.d.comb += [
             advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
+            self.i.ready.eq(advance & ~self.flush),
             accept.eq(self.i.valid & self.i.ready),
-            vec_start.eq(accept & (beat == 0) & (phase == 0)),
+            pos_ok.eq(
+                (pi.first == (pi.beat == 0))
+                & (pi.last == (pi.beat == beats - 1))
+                & (pi.beat < beats)
+                & (pi.phase < phases)
+            ),
+            is_start.eq(pos_ok & (pi.beat == 0) & (pi.phase == 0)),
+            expected.eq(pos_ok & (pi.beat == beat) & (pi.phase == phase)),
+            process.eq(accept & (is_start | (synced & expected))),
+            vec_start.eq(accept & is_start),
         ]
-        with m.If(accept):
-            m.d.sync += beat.eq(Mux(beat == beats - 1, 0, beat + 1))
-            with m.If(beat == beats - 1):
-                m.d.sync += phase.eq(Mux(phase == phases - 1, 0, phase + 1))
-            with m.If(
-                (self.i.payload.first != (beat == 0)) | (self.i.payload.last != (beat == beats - 1))
-            ):
+        with m.If(self.flush):
+            m.d.sync += [beat.eq(0), phase.eq(0), synced.eq(1)]
+            m.d.sync += [self.frame_error.eq(0), self.param_error.eq(0)]
+        with m.Elif(accept):
+            m.d.sync += synced.eq(process)
+            with m.If(process):  # next position after the one the beat names
+                next_phase = Mux(pi.phase == phases - 1, 0, pi.phase + 1)
+                m.d.sync += [
+                    beat.eq(Mux(pi.beat == beats - 1, 0, pi.beat + 1)),
+                    phase.eq(Mux(pi.beat == beats - 1, next_phase, pi.phase)),
+                ]
+            cut_short = is_start & ((beat != 0) | (phase != 0))  # previous vector unfinished
+            with m.If(synced & (cut_short | ~process)):
                 m.d.sync += self.frame_error.eq(1)
 
         # ---------------------------------------- parameter banks (shadow, active)
         col_w = cfg.param_column_bits
-        shadow = {f: Signal(cfg.columns * fmt[f].width, name=f"{f}_shadow") for f in fields}
-        active = {f: Signal(cfg.columns * fmt[f].width, name=f"{f}_active") for f in fields}
+        # Parameters are storage: a reset does not clear them (reset_less).
+        shadow = {
+            f: Signal(cfg.columns * fmt[f].width, name=f"{f}_shadow", reset_less=True)
+            for f in fields
+        }
+        active = {
+            f: Signal(cfg.columns * fmt[f].width, name=f"{f}_active", reset_less=True)
+            for f in fields
+        }
         field_sel = self.params.addr[col_w:]
         col_sel = self.params.addr[:col_w]
         addr_ok = (col_sel < cfg.columns) & (field_sel < len(fields))
-        with m.If(self.params.we & ~addr_ok):
+        with m.If(self.params.we & ~addr_ok & ~self.flush):
             m.d.sync += self.param_error.eq(1)
         with m.If(self.params.we & addr_ok), m.Switch(field_sel):
             for k, f in enumerate(fields):
@@ -184,7 +239,7 @@ class NMPU(wiring.Component):
         par = {}
         for f in fields:
             width = lanes * fmt[f].width
-            current = active[f] if beats == 1 else active[f].word_select(beat, width)
+            current = active[f] if beats == 1 else active[f].word_select(pi.beat, width)
             par[f] = Signal(param_layout[f], name=f"{f}_beat")
             m.d.comb += par[f].eq(Mux(vec_start, shadow[f][:width], current))
 
@@ -202,10 +257,10 @@ class NMPU(wiring.Component):
         s1_q = Signal(stage_layout("a", a_shape, bn=True, beat=beat.shape(), phase=phase.shape()))
         with m.If(advance):
             m.d.sync += [
-                s1_q.valid.eq(accept),
-                s1_q.vlast.eq((beat == beats - 1) & (phase == phases - 1)),
-                s1_q.beat.eq(beat),
-                s1_q.phase.eq(phase),
+                s1_q.valid.eq(process),
+                s1_q.vlast.eq((pi.beat == beats - 1) & (pi.phase == phases - 1)),
+                s1_q.beat.eq(pi.beat),
+                s1_q.phase.eq(pi.phase),
                 s1_q.a.eq(a),
             ]
             m.d.sync += [s1_q.bn[f].eq(par[f]) for f in bn_fields]
@@ -303,5 +358,10 @@ class NMPU(wiring.Component):
                 m.d.sync += self.o.payload.data[j].eq(_clamp(r, out_lo, out_hi))
         with m.If(advance):
             m.d.sync += [self.o.valid.eq(s4_q.valid), self.o.payload.last.eq(s4_q.vlast)]
+
+        # --------------------------------- flush: drop everything in flight
+        with m.If(self.flush):
+            m.d.sync += [stage.valid.eq(0) for stage in (s1_q, s2_q, s3_q, s4_q)]
+            m.d.sync += self.o.valid.eq(0)
 
         return m

@@ -13,6 +13,8 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.nmpu import code_beat_layout
+
 
 class CodeSerializer(wiring.Component):
     """``columns`` codes per input beat -> ``columns // lanes`` output beats of ``lanes`` codes.
@@ -25,18 +27,24 @@ class CodeSerializer(wiring.Component):
         Code width.
     to_signed : bool
         Emit ``code - 2**(width-1)`` as a signed code (the SAR's signed view).
+    phases : int
+        Input words per vector: word ``n`` is phase ``n % phases``.
 
     Members
     -------
     i : In(stream.Signature(StructLayout{codes: ArrayLayout(unsigned(width), columns)}))
-    o : Out(stream.Signature(StructLayout{codes: ArrayLayout(shape, lanes), first, last}))
+    o : Out(stream.Signature(hw.nmpu.code_beat_layout))
+        ``lanes`` codes, ``first``/``last``, ``phase`` and ``beat``: the NMPU's input.
         Full throughput: a new input word is taken in the clock its last beat leaves.
     """
 
-    def __init__(self, columns: int, lanes: int, width: int, to_signed: bool):
+    def __init__(self, columns: int, lanes: int, width: int, to_signed: bool, phases: int = 1):
         if lanes < 1 or columns % lanes:
             raise ValueError(f"lanes ({lanes}) must divide columns ({columns})")
+        if phases < 1:
+            raise ValueError(f"phases must be >= 1, not {phases}")
         self.columns, self.lanes, self.width, self.to_signed = columns, lanes, width, to_signed
+        self.phases = phases
         shape = signed(width) if to_signed else unsigned(width)
         super().__init__(
             {
@@ -46,11 +54,7 @@ class CodeSerializer(wiring.Component):
                     )
                 ),
                 "o": Out(
-                    stream.Signature(
-                        data.StructLayout(
-                            {"codes": data.ArrayLayout(shape, lanes), "first": 1, "last": 1}
-                        )
-                    )
+                    stream.Signature(code_beat_layout(shape, lanes, phases, columns // lanes))
                 ),
             }
         )
@@ -69,6 +73,7 @@ class CodeSerializer(wiring.Component):
         word_q = Signal(self.columns * self.width)
         full_q = Signal()
         beat_q = Signal(range(max(2, beats)))
+        phase_q = Signal(range(max(2, self.phases)))  # phase of the word held
 
         # control
         last_beat = beat_q == beats - 1
@@ -81,7 +86,10 @@ class CodeSerializer(wiring.Component):
         with m.If(o_fire):
             m.d.sync += beat_q.eq(Mux(last_beat, 0, beat_q + 1))
             with m.If(last_beat):
-                m.d.sync += full_q.eq(0)
+                m.d.sync += [
+                    full_q.eq(0),
+                    phase_q.eq(Mux(phase_q == self.phases - 1, 0, phase_q + 1)),
+                ]
         with m.If(take):
             m.d.sync += [word_q.eq(self.i.payload.codes.as_value()), full_q.eq(1)]
 
@@ -91,5 +99,10 @@ class CodeSerializer(wiring.Component):
         for j in range(self.lanes):
             code = current[j * self.width : (j + 1) * self.width] ^ msb_flip
             m.d.comb += self.o.payload.codes[j].eq(code.as_signed() if self.to_signed else code)
-        m.d.comb += [self.o.payload.first.eq(beat_q == 0), self.o.payload.last.eq(last_beat)]
+        m.d.comb += [
+            self.o.payload.first.eq(beat_q == 0),
+            self.o.payload.last.eq(last_beat),
+            self.o.payload.beat.eq(beat_q),
+            self.o.payload.phase.eq(phase_q),
+        ]
         return m

@@ -19,7 +19,7 @@ from hw.serializer import CodeSerializer
 from model.golden.tile import TileConfig
 
 SAR_PORTS = ("start", "active_steps", "dac", "cmp", "busy")
-NMPU_PORTS = ("params", "o", "frame_error", "param_error")
+NMPU_PORTS = ("params", "flush", "o", "frame_error", "param_error")
 
 
 class TilePeriphery(wiring.Component):
@@ -43,6 +43,8 @@ class TilePeriphery(wiring.Component):
         High in a cycle where the SAR's result transfers to the serializer.
     adc_payload : Out(the SAR's payload layout)
         The SAR's result (codes and raw decisions), valid when ``adc_fire``.
+    flush : In(1)
+        The NMPU's flush (the SAR and serializer are not flushed).
     frame_error, param_error : Out(1)
         The NMPU's sticky error flags.
     """
@@ -53,7 +55,11 @@ class TilePeriphery(wiring.Component):
         self.config = config
         self.sar = SAR(config.sar)
         self.serializer = CodeSerializer(
-            config.columns, config.nmpu.lanes, config.sar.out_width, config.nmpu.in_signed
+            config.columns,
+            config.nmpu.lanes,
+            config.sar.out_width,
+            config.nmpu.in_signed,
+            config.phases,
         )
         self.nmpu = NMPU(config.nmpu)
         # The outer ports are the blocks' own ports, re-exported unchanged.
@@ -97,6 +103,7 @@ class TilePeriphery(wiring.Component):
         ]
         wiring.connect(m, ser.o, nmpu.i)
         wiring.connect(m, wiring.flipped(self.params), nmpu.params)
+        m.d.comb += nmpu.flush.eq(self.flush)
         wiring.connect(m, wiring.flipped(self.o), nmpu.o)
         m.d.comb += [
             self.frame_error.eq(nmpu.frame_error),

@@ -215,6 +215,8 @@ class NMPUHarness(wiring.Component):
             dut.i.payload.codes.eq(rd.data),
             dut.i.payload.first.eq(beat == 0),
             dut.i.payload.last.eq(beat == cfg.beats - 1),
+            dut.i.payload.phase.eq(phase),
+            dut.i.payload.beat.eq(beat),
         ]
         m.d.sync += hold.eq(dut.i.valid & ~dut.i.ready)
         with m.If(take):

@@ -39,7 +39,13 @@ from tb.params import ParamWriter
 from tb.pauses import PATTERNS, pauses
 from tb.payload import port_shape
 from tb.scoreboard import Scoreboard
-from tb.stimulus import extreme_codes, extreme_params, random_codes, random_params
+from tb.stimulus import (
+    extreme_codes,
+    extreme_params,
+    input_beats,
+    random_codes,
+    random_params,
+)
 from tb.stream import StreamSink, StreamSource
 
 
@@ -70,12 +76,15 @@ class NMPUBench(Bench):
         self, dut, config: NMPUConfig, *, idle: str, backpressure: str, seed: int,
         unit: str = "fixed",
     ):  # fmt: skip
-        super().__init__(dut, inputs=("i__valid", "o__ready", "params__we"))
         if unit not in UNITS:
             raise ValueError(f"unit must be one of {sorted(UNITS)}, not {unit!r}")
         component, self.model, port_view = UNITS[unit]
         self.config, self.unit = config, unit
         self.nmpu = component(config)  # layouts and latency, as published by the RTL
+        inputs = ("i__valid", "o__ready", "params__we", "flush")
+        # (the FP16 unit has no flush port yet: hold only the inputs the DUT has)
+        members = self.nmpu.signature.members
+        super().__init__(dut, inputs=tuple(n for n in inputs if n.split("__")[0] in members))
         self.rng = np.random.default_rng(seed)
         self.codes = np.zeros((0, config.phases, config.columns), np.int64)
         self.scoreboard = Scoreboard("output", self.log)
@@ -115,17 +124,10 @@ class NMPUBench(Bench):
     # -- driver side -----------------------------------------------------------
     def send(self, codes: np.ndarray) -> int:
         """Queue vectors ``codes`` [vectors, phases, columns]; returns the output beats due."""
-        cfg = self.config
         self.codes = np.concatenate([self.codes, codes])
-        for vector in codes:
-            for phase in vector:
-                for b in range(cfg.beats):
-                    self.source.send(
-                        codes=phase[b * cfg.lanes : (b + 1) * cfg.lanes],
-                        first=int(b == 0),
-                        last=int(b == cfg.beats - 1),
-                    )
-        return len(codes) * cfg.beats
+        for payload in input_beats(self.config, codes):
+            self.source.send(**payload)
+        return len(codes) * self.config.beats
 
     async def run(self, codes: np.ndarray) -> dict:
         """Stream ``codes``, wait for every output beat, drain, and return the figures."""

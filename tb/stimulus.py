@@ -70,3 +70,20 @@ def extreme_codes(cfg: NMPUConfig) -> np.ndarray:
     alt = alt.reshape(cfg.phases, cfg.columns)
     base = np.ones((cfg.phases, cfg.columns), dtype=np.int64)
     return np.stack([lo * base, hi * base, alt, lo + hi - alt]).astype(np.int64)
+
+
+def input_beats(cfg: NMPUConfig, codes: np.ndarray) -> list[dict]:
+    """The NMPU input payloads of ``codes`` [vectors, phases, columns], in stream order:
+    per beat its lanes' codes, ``first``/``last`` of its phase, and its ``phase`` and ``beat``."""
+    return [
+        {
+            "codes": codes[v, k, b * cfg.lanes : (b + 1) * cfg.lanes],
+            "first": int(b == 0),
+            "last": int(b == cfg.beats - 1),
+            "phase": k,
+            "beat": b,
+        }
+        for v in range(len(codes))
+        for k in range(cfg.phases)
+        for b in range(cfg.beats)
+    ]

@@ -41,7 +41,7 @@ class TileBench(Bench):
     """The tile with its conversion driver, parameter writer, monitors and scoreboards."""
 
     def __init__(self, dut, s: dict, seed: int):
-        super().__init__(dut, inputs=("start", "cmp", "o__ready", "params__we"))
+        super().__init__(dut, inputs=("start", "cmp", "o__ready", "params__we", "flush"))
         self.capture = cap = load(s["capture"])
         self.config = cfg = cap.tile_config
         self.tile = TilePeriphery(cfg)

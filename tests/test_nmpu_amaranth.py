@@ -27,20 +27,15 @@ from tb.amaranth_sim import (
 )
 from tb.catalogue import NMPU_CONFIGS, SLOW
 from tb.pauses import PATTERNS, pauses
-from tb.stimulus import extreme_codes, extreme_params, random_codes, random_params
+from tb.stimulus import (
+    extreme_codes,
+    extreme_params,
+    input_beats,
+    random_codes,
+    random_params,
+)
 
 CONFIGS = sorted(name for name in NMPU_CONFIGS if name not in SLOW)
-
-
-def input_beats(cfg: NMPUConfig, codes: np.ndarray) -> list[dict]:
-    """The input stream of ``codes`` [vectors, phases, columns]: beats of ``lanes`` codes."""
-    beats, lanes = cfg.beats, cfg.lanes
-    return [
-        {"codes": codes[v, p, b * lanes : (b + 1) * lanes], "first": b == 0, "last": b == beats - 1}
-        for v in range(codes.shape[0])
-        for p in range(cfg.phases)
-        for b in range(beats)
-    ]
 
 
 def assert_outputs(cfg: NMPUConfig, expected: np.ndarray, beats: list[dict]) -> None:
