@@ -4,6 +4,7 @@
 #   make test   lint, format check and the whole pytest suite (both simulators)
 #   make rtl    write synthesizable Verilog to build/rtl/
 #   make bench  print simulation-speed figures
+#   make ppa    area/throughput of the fixed-point NMPU vs the FP16 baseline (Yosys)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -13,7 +14,7 @@ CAPTURE ?=
 SEED   ?=
 JOBS   ?= 2
 
-.PHONY: sim test rtl bench adc-report capture lint deps deps-aihwkit clean
+.PHONY: sim test rtl bench ppa adc-report capture lint deps deps-aihwkit deps-yosys clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,11 @@ $(STAMP): pyproject.toml
 
 deps: $(STAMP)
 	@bash tools/ensure_iverilog.sh
+	@bash tools/ensure_yosys.sh
+
+# Debian's Yosys (runs ABC; the PyPI WebAssembly build stops inside ABC here), for make ppa.
+deps-yosys:
+	@bash tools/ensure_yosys.sh
 
 # aihwkit without its torchvision pin (see pyproject's `aihwkit` extra).
 AIHWKIT_STAMP := $(VENV)/.aihwkit
@@ -47,6 +53,10 @@ rtl: $(STAMP)
 
 bench: deps
 	$(PY) -m tools.bench
+
+# Paper configuration by default; PPA_ARGS="--columns 64 --lanes 16" scales it down.
+ppa: $(STAMP) deps-yosys
+	$(PY) -m tools.ppa --out build/reports $(PPA_ARGS)
 
 adc-report: $(STAMP)
 	$(PY) -m tools.adc_report --out build/reports

@@ -1,0 +1,56 @@
+"""A quick ``make ppa``: the one-lane configuration of both units through Debian's Yosys.
+
+Yosys is located (or installed) the way the Makefile does it
+(``tools/ensure_yosys.sh``); the test is skipped only when that fails.
+The full ``make ppa`` (paper configuration) is a command, not a test.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from model.golden.nmpu import NMPUConfig
+from tools.ppa import main as ppa_main
+from tools.ppa import storage_bits
+
+REPO = Path(__file__).resolve().parent.parent
+FIELDS = (
+    "lanes", "columns", "transistors", "cells", "flip_flops", "storage_bits", "lut4", "dsp",
+    "fmax_mhz", "cycles_per_vector",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def yosys():
+    if shutil.which("yosys") is None:
+        proc = subprocess.run(["bash", str(REPO / "tools/ensure_yosys.sh")], capture_output=True)
+        if proc.returncode != 0 or shutil.which("yosys") is None:
+            pytest.skip(f"yosys cannot be installed here: {proc.stderr.decode()[-500:]}")
+    return shutil.which("yosys")
+
+
+def test_quick_ppa_report(yosys, build_dir, capsys):
+    assert ppa_main(["--lane-only", "--out", str(build_dir)]) == 0
+    printed = capsys.readouterr().out
+    report = json.loads((build_dir / "ppa.json").read_text())
+    assert (build_dir / "ppa.png").stat().st_size > 1000
+    cfg = NMPUConfig(columns=4, lanes=1)
+    for unit in ("fixed", "fp16"):
+        entry = report["units"][unit]
+        assert set(FIELDS) <= set(entry), sorted(set(FIELDS) - set(entry))
+        assert entry["storage_bits"] == storage_bits(unit, cfg)
+        # The banks survive synthesis: every storage bit is a flip-flop, plus pipeline registers.
+        assert entry["flip_flops"] > entry["storage_bits"], entry
+        assert entry["cells"] > 1000 and entry["transistors"] > entry["cells"], entry
+        assert entry["cycles_per_vector"] == cfg.phases * cfg.beats
+    r = report["ratios"]
+    # Two multipliers and up to three adders in binary16 against integer arithmetic.
+    assert r["area_fp16_over_fixed_datapath"] > 1.0, r
+    assert r["area_fp16_over_fixed_total"] > 1.0, r
+    assert "paper 7.8x" in printed and "paper 139.0x" in printed, printed
+    print(printed)
