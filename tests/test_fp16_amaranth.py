@@ -29,7 +29,7 @@ from tb.fp16_stimulus import (
     raw_params,
 )
 from tb.pauses import pauses
-from tb.stimulus import extreme_codes, random_codes
+from tb.stimulus import extreme_codes, input_beats, random_codes
 
 LANES = 64
 SHIFTS = (1, 4, 20)
@@ -164,16 +164,6 @@ UNIT_CONFIGS = {
     "no_batchnorm": NMPUConfig(columns=8, lanes=8, phases=3, bn=False, activation="none"),
     "odd_columns_one_lane": NMPU_CONFIGS["odd_columns_one_lane"],
 }
-
-
-def input_beats(cfg: NMPUConfig, codes: np.ndarray) -> list[dict]:
-    beats, lanes = cfg.beats, cfg.lanes
-    return [
-        {"codes": codes[v, p, b * lanes : (b + 1) * lanes], "first": b == 0, "last": b == beats - 1}
-        for v in range(codes.shape[0])
-        for p in range(cfg.phases)
-        for b in range(beats)
-    ]
 
 
 @pytest.mark.parametrize(

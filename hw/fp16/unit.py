@@ -25,6 +25,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.nmpu import code_beat_layout
 from model.golden.nmpu import NMPUConfig
 
 from . import ops
@@ -62,17 +63,25 @@ class FP16Unit(wiring.Component):
 
     Members
     -------
-    i : In(stream.Signature(StructLayout{codes: ArrayLayout(in_shape, lanes), first, last}))
-        ADC codes, framed exactly as for ``hw.nmpu.NMPU``.
+    i : In(stream.Signature(StructLayout{codes: ArrayLayout(in_shape, lanes), first, last,
+                                         phase, beat}))
+        ADC codes, framed exactly as for ``hw.nmpu.NMPU`` (``hw.nmpu.code_beat_layout``).
     o : Out(stream.Signature(StructLayout{data: ArrayLayout(out_shape, lanes), last}))
         Integer outputs in column order, ``beats`` per vector, ``last`` on the last beat.
     params : In(FP16ParamPortSignature)
         Per-column binary16 parameter writes (shadow bank; copied to the active
         bank when a vector's first beat is accepted).
+    flush : In(1)
+        Abort everything in flight (pipeline and output register included) and
+        expect a vector start; clears the error flags, keeps the parameters.
     frame_error : Out(1)
-        Sticky: an accepted beat's ``first``/``last`` disagreed with the beat count.
+        Sticky: an accepted beat was not the one expected (the NMPU's framing rules,
+        ``docs/nmpu.md``); the unit drops beats until the next vector start.
     param_error : Out(1)
         Sticky: a write addressed a missing column or field (the write is dropped).
+
+    A reset clears the pipeline, the framing state and the error flags, but not
+    the parameter banks (as in the NMPU).
     """
 
     def __init__(self, config: NMPUConfig):
@@ -81,9 +90,7 @@ class FP16Unit(wiring.Component):
         self.config = config
         in_shape = signed(config.in_width) if config.in_signed else unsigned(config.in_width)
         out_shape = signed(config.out_width) if config.out_signed else unsigned(config.out_width)
-        in_layout = data.StructLayout(
-            {"codes": data.ArrayLayout(in_shape, config.lanes), "first": 1, "last": 1}
-        )
+        in_layout = code_beat_layout(in_shape, config.lanes, config.phases, config.beats)
         out_layout = data.StructLayout(
             {"data": data.ArrayLayout(out_shape, config.lanes), "last": 1}
         )
@@ -92,6 +99,7 @@ class FP16Unit(wiring.Component):
                 "i": In(stream.Signature(in_layout)),
                 "o": Out(stream.Signature(out_layout)),
                 "params": In(FP16ParamPortSignature(config)),
+                "flush": In(1),
                 "frame_error": Out(1),
                 "param_error": Out(1),
             }
@@ -119,34 +127,64 @@ class FP16Unit(wiring.Component):
             return data.StructLayout(members)
 
         # ---------------------------------------------------------------- control
+        # Framing exactly as hw.nmpu.NMPU (see there): a beat naming itself a vector
+        # start always starts one; other beats are processed only in sync and in order.
         advance = Signal()  # every pipeline register moves one stage
         accept = Signal()  # an input beat transfers this clock
         beat = Signal(range(max(2, beats)))  # never zero-width: lint-clean Verilog
         phase = Signal(range(max(2, phases)))
-        vec_start = Signal()  # accepted beat is the first beat of a vector
+        synced = Signal(init=1)  # in step with the stream (else: wait for a vector start)
+        pos_ok = Signal()  # the beat's flags agree with the position it names
+        is_start = Signal()  # the beat names itself the first beat of a vector
+        expected = Signal()  # the beat is the one the unit expects
+        process = Signal()  # the beat enters the datapath
+        vec_start = Signal()  # ... as the first beat of a vector
+        pi = self.i.payload
         m.d.comb += [
             advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
+            self.i.ready.eq(advance & ~self.flush),
             accept.eq(self.i.valid & self.i.ready),
-            vec_start.eq(accept & (beat == 0) & (phase == 0)),
+            pos_ok.eq(
+                (pi.first == (pi.beat == 0))
+                & (pi.last == (pi.beat == beats - 1))
+                & (pi.beat < beats)
+                & (pi.phase < phases)
+            ),
+            is_start.eq(pos_ok & (pi.beat == 0) & (pi.phase == 0)),
+            expected.eq(pos_ok & (pi.beat == beat) & (pi.phase == phase)),
+            process.eq(accept & (is_start | (synced & expected))),
+            vec_start.eq(accept & is_start),
         ]
-        with m.If(accept):
-            m.d.sync += beat.eq(Mux(beat == beats - 1, 0, beat + 1))
-            with m.If(beat == beats - 1):
-                m.d.sync += phase.eq(Mux(phase == phases - 1, 0, phase + 1))
-            with m.If(
-                (self.i.payload.first != (beat == 0)) | (self.i.payload.last != (beat == beats - 1))
-            ):
+        with m.If(self.flush):
+            m.d.sync += [beat.eq(0), phase.eq(0), synced.eq(1)]
+            m.d.sync += [self.frame_error.eq(0), self.param_error.eq(0)]
+        with m.Elif(accept):
+            m.d.sync += synced.eq(process)
+            with m.If(process):  # next position after the one the beat names
+                next_phase = Mux(pi.phase == phases - 1, 0, pi.phase + 1)
+                m.d.sync += [
+                    beat.eq(Mux(pi.beat == beats - 1, 0, pi.beat + 1)),
+                    phase.eq(Mux(pi.beat == beats - 1, next_phase, pi.phase)),
+                ]
+            cut_short = is_start & ((beat != 0) | (phase != 0))  # previous vector unfinished
+            with m.If(synced & (cut_short | ~process)):
                 m.d.sync += self.frame_error.eq(1)
 
         # ---------------------------------------- parameter banks (shadow, active)
         col_w = cfg.param_column_bits
-        shadow = {f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_shadow") for f in fields}
-        active = {f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_active") for f in fields}
+        # Parameters are storage: a reset does not clear them (reset_less).
+        shadow = {
+            f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_shadow", reset_less=True)
+            for f in fields
+        }
+        active = {
+            f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_active", reset_less=True)
+            for f in fields
+        }
         field_sel = self.params.addr[col_w:]
         col_sel = self.params.addr[:col_w]
         addr_ok = (col_sel < cfg.columns) & (field_sel < len(fields))
-        with m.If(self.params.we & ~addr_ok):
+        with m.If(self.params.we & ~addr_ok & ~self.flush):
             m.d.sync += self.param_error.eq(1)
         with m.If(self.params.we & addr_ok), m.Switch(field_sel):
             for k, f in enumerate(fields):
@@ -159,7 +197,7 @@ class FP16Unit(wiring.Component):
         par = {}
         for f in fields:
             width = lanes * PARAM_WIDTH
-            current = active[f] if beats == 1 else active[f].word_select(beat, width)
+            current = active[f] if beats == 1 else active[f].word_select(pi.beat, width)
             par[f] = Signal(lane_words, name=f"{f}_beat")
             m.d.comb += par[f].eq(Mux(vec_start, shadow[f][:width], current))
 
@@ -173,10 +211,10 @@ class FP16Unit(wiring.Component):
         )
         with m.If(advance):
             m.d.sync += [
-                s1_q.valid.eq(accept),
-                s1_q.vlast.eq((beat == beats - 1) & (phase == phases - 1)),
-                s1_q.beat.eq(beat),
-                s1_q.phase.eq(phase),
+                s1_q.valid.eq(process),
+                s1_q.vlast.eq((pi.beat == beats - 1) & (pi.phase == phases - 1)),
+                s1_q.beat.eq(pi.beat),
+                s1_q.phase.eq(pi.phase),
                 s1_q.p.eq(p),
                 s1_q.offset.eq(par["offset"]),
             ]
@@ -262,5 +300,10 @@ class FP16Unit(wiring.Component):
                 m.d.sync += self.o.payload.data[j].eq(r)
         with m.If(advance):
             m.d.sync += [self.o.valid.eq(s5_q.valid), self.o.payload.last.eq(s5_q.vlast)]
+
+        # --------------------------------- flush: drop everything in flight
+        with m.If(self.flush):
+            m.d.sync += [stage.valid.eq(0) for stage in (s1_q, s2_q, s3_q, s4_q, s5_q)]
+            m.d.sync += self.o.valid.eq(0)
 
         return m
