@@ -137,7 +137,7 @@ class FP16Unit(wiring.Component):
         pos_ok = Signal()  # the beat's flags agree with the position it names
         is_start = Signal()  # the beat names itself the first beat of a vector
         expected = Signal()  # the beat is the one the unit expects
-        process = Signal()  # the beat enters the datapath
+        keep = Signal()  # the beat enters the datapath
         vec_start = Signal()  # ... as the first beat of a vector
         pi = self.i.payload
         m.d.comb += [
@@ -152,22 +152,22 @@ class FP16Unit(wiring.Component):
             ),
             is_start.eq(pos_ok & (pi.beat == 0) & (pi.phase == 0)),
             expected.eq(pos_ok & (pi.beat == beat) & (pi.phase == phase)),
-            process.eq(accept & (is_start | (synced & expected))),
+            keep.eq(accept & (is_start | (synced & expected))),
             vec_start.eq(accept & is_start),
         ]
         with m.If(self.flush):
             m.d.sync += [beat.eq(0), phase.eq(0), synced.eq(1)]
             m.d.sync += [self.frame_error.eq(0), self.param_error.eq(0)]
         with m.Elif(accept):
-            m.d.sync += synced.eq(process)
-            with m.If(process):  # next position after the one the beat names
+            m.d.sync += synced.eq(keep)
+            with m.If(keep):  # next position after the one the beat names
                 next_phase = Mux(pi.phase == phases - 1, 0, pi.phase + 1)
                 m.d.sync += [
                     beat.eq(Mux(pi.beat == beats - 1, 0, pi.beat + 1)),
                     phase.eq(Mux(pi.beat == beats - 1, next_phase, pi.phase)),
                 ]
             cut_short = is_start & ((beat != 0) | (phase != 0))  # previous vector unfinished
-            with m.If(synced & (cut_short | ~process)):
+            with m.If(synced & (cut_short | ~keep)):
                 m.d.sync += self.frame_error.eq(1)
 
         # ---------------------------------------- parameter banks (shadow, active)
@@ -211,7 +211,7 @@ class FP16Unit(wiring.Component):
         )
         with m.If(advance):
             m.d.sync += [
-                s1_q.valid.eq(process),
+                s1_q.valid.eq(keep),
                 s1_q.vlast.eq((pi.beat == beats - 1) & (pi.phase == phases - 1)),
                 s1_q.beat.eq(pi.beat),
                 s1_q.phase.eq(pi.phase),
