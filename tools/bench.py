@@ -7,7 +7,7 @@ process, and ratios are taken between medians of the same run.
 
 from __future__ import annotations
 
-import argparse
+import json
 import statistics
 import sys
 import time
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from model.golden.nmpu import NMPUConfig
+from tools.cli import ArgumentParser
 
 REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build" / "bench"
@@ -30,7 +31,7 @@ def median_seconds(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def bench_models(repeats: int) -> list[tuple[str, str]]:
+def bench_models(repeats: int) -> list[dict]:
     """Golden-model throughput at the paper-default configurations."""
     from model.analog.sar_frontend import AnalogFrontEnd
     from model.golden.nmpu import nmpu
@@ -42,17 +43,12 @@ def bench_models(repeats: int) -> list[tuple[str, str]]:
     x = random_codes(cfg, rng, 4096)
     p = random_params(cfg, rng)
     t = median_seconds(lambda: nmpu(cfg, x, **p), repeats)
-    rows = [
-        (
-            "golden nmpu, 256 columns",
-            f"{len(x) / t:,.0f} vectors/s ({len(x) * 256 / t / 1e6:.1f} M values/s)",
-        )
-    ]
+    rows = [{"name": "golden.nmpu", "value": x.shape[0] * cfg.columns / t, "unit": "values/s"}]
     scfg = SARConfig()
     fe = AnalogFrontEnd.sample(scfg, mismatch=0.02, offset=0.5, noise=0.3, seed=1)
     v = rng.uniform(-1, 1, (1024, scfg.columns))
     t = median_seconds(lambda: sar_convert(scfg, fe, v), repeats)
-    rows.append(("golden sar_convert, 256 columns, noisy", f"{len(v) / t:,.0f} conversions/s"))
+    rows.append({"name": "golden.sar", "value": len(v) / t, "unit": "conversions/s (256 columns)"})
     return rows
 
 
@@ -70,6 +66,30 @@ def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
     return statistics.median(f["beats_in"] / f["seconds"] for f in figures)
 
 
+def bench_nmpu_harness(sim: str, vectors: int) -> float:
+    """Input beats/s of the paper-default NMPU through the bulk harness at full rate
+    (no idle, no backpressure, no parameter writes), read-back and scoring included."""
+    from tb.harness import NMPUHarness
+    from tb.run import run_bench
+
+    cfg = NMPUConfig()
+    harness = NMPUHarness(cfg, stim_depth=2048, out_depth=4096)
+    settings = {
+        "config": cfg.to_dict(),
+        "stim_depth": 2048,
+        "out_depth": 4096,
+        "stim_vectors": 2048 // cfg.beats,
+        "vectors": vectors,
+        "write_rate": 0,
+        "pairs": [["none", "none"]],
+    }
+    _, figures = run_bench(
+        "nmpu_harness", harness, sim=sim, build_dir=BUILD / "harness" / sim, seed=1,
+        settings=settings,
+    )  # fmt: skip
+    return figures[0]["beats_in"] / figures[0]["seconds"]
+
+
 def bench_tile_rtl(sim: str) -> dict:
     """Closed-loop tile on the default capture (one run; it is long on Icarus)."""
     from tb.run import run_tile_capture
@@ -80,28 +100,40 @@ def bench_tile_rtl(sim: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--vectors", type=int, default=100, help="NMPU vectors per RTL run")
+    parser.add_argument("--out", default=str(REPO / "build" / "reports" / "bench.json"))
     args = parser.parse_args(argv)
-    rows = bench_models(args.repeats)  # printed together at the end, after the simulators' logs
-    nmpu_rate = {}
+    rows = bench_models(args.repeats)
     for sim in ("icarus", "verilator"):
-        nmpu_rate[sim] = bench_nmpu_rtl(sim, args.repeats, args.vectors)
-        rate = nmpu_rate[sim]
-        figure = f"{rate:,.0f} beats/s ({rate * NMPUConfig().lanes:,.0f} columns/s)"
-        rows.append((f"NMPU RTL, paper default, full rate, {sim}", figure))
-    rows.append(("  Verilator / Icarus", f"{nmpu_rate['verilator'] / nmpu_rate['icarus']:.1f}x"))
-    tile = {}
+        rate = bench_nmpu_rtl(sim, args.repeats, args.vectors)
+        rows.append({"name": f"nmpu.cocotb.{sim}", "value": rate, "unit": "input beats/s"})
+    harness_vectors = {"icarus": 1000, "verilator": 50_000}
+    for sim in ("icarus", "verilator"):
+        rate = bench_nmpu_harness(sim, harness_vectors[sim])
+        rows.append({"name": f"nmpu.harness.{sim}", "value": rate, "unit": "input beats/s"})
     for sim in ("icarus", "verilator"):
         fig = bench_tile_rtl(sim)
-        tile[sim] = fig["cycles"] / fig["seconds"]
-        figure = f"{tile[sim]:,.0f} clocks/s ({fig['conversions'] / fig['seconds']:,.1f} conv/s)"
-        rows.append((f"tile closed loop, 32 columns, {sim}", figure))
-    rows.append(("  Verilator / Icarus", f"{tile['verilator'] / tile['icarus']:.1f}x"))
-    print(f"\n== make bench: medians of {args.repeats} repeats (tile: one run) ==")
-    for name, figure in rows:
-        print(f"{name:46s}: {figure}")
+        rows.append(
+            {"name": f"tile32.cocotb.{sim}", "value": fig["cycles"] / fig["seconds"],
+             "unit": "clocks/s"}
+        )  # fmt: skip
+    value = {row["name"]: row["value"] for row in rows}
+    for kind in ("cocotb", "harness"):
+        ratio = value[f"nmpu.{kind}.verilator"] / value[f"nmpu.{kind}.icarus"]
+        rows.append({"name": f"nmpu.{kind}.verilator_over_icarus", "value": ratio, "unit": "x"})
+    for sim in ("icarus", "verilator"):
+        ratio = value[f"nmpu.harness.{sim}"] / value[f"nmpu.cocotb.{sim}"]
+        rows.append({"name": f"nmpu.harness_over_cocotb.{sim}", "value": ratio, "unit": "x"})
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    print(f"\n== make bench: medians of {args.repeats} repeats (harness, tile: one run) ==")
+    for row in rows:
+        print(f"{row['name']:40s} {row['value']:>14,.1f} {row['unit']}")
+    print("(not measured: tile256.harness.verilator: the harness covers the NMPU only)")
+    print(f"wrote {out}")
     return 0
 
 

@@ -30,6 +30,7 @@ Let ``N = 2**out_width`` and ``LSB = 2 / N`` of the normalised full scale.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -178,10 +179,22 @@ class AnalogFrontEnd:
     def dac_level(self, trial_states) -> np.ndarray:
         """``D(s)`` in LSB for integer switch-state masks ``[..., columns]`` (bit i = step i)."""
         s = np.asarray(trial_states, dtype=np.int64)
+        if self.steps <= 12:  # one gather from the per-column table of every state
+            return self._dac_table[np.arange(self.columns), s]
         d = np.zeros(s.shape, dtype=np.float64)
         for i in range(self.steps):
             d += ((s >> i) & 1) * self.weights[:, i]
         return d
+
+    @functools.cached_property
+    def _dac_table(self) -> np.ndarray:
+        """``D(s)`` for every column and every state ``s`` [columns, 2**steps], summed in
+        step order as the loop above sums it (so both give the same float bits)."""
+        states = np.arange(1 << self.steps)
+        table = np.zeros((self.columns, states.size))
+        for i in range(self.steps):
+            table += ((states >> i) & 1)[None, :] * self.weights[:, i : i + 1]
+        return table
 
     def compare(self, v, trial_states, step: int, vector_index) -> np.ndarray:
         """Comparator decisions for inputs ``v`` against trial switch states.

@@ -1,9 +1,10 @@
 """Fixed-point formats and the exact integer helpers shared by every golden model.
 
-Values are carried as raw integers ``V = v * 2**F`` in int64 numpy arrays
-(DESIGN section 2). The helpers here are the only place rounding, saturation
-and alignment are written; the RTL implements the same formulas, and
-``tests/test_fixed.py`` checks them against APyTypes and exhaustively.
+Values are carried as raw integers ``V = v * 2**F`` in int64 numpy arrays, or
+int32 where the caller has proved every value fits in 31 bits (DESIGN 2). The
+helpers here are the only place rounding, saturation and alignment are
+written; the RTL implements the same formulas, and ``tests/test_fixed.py``
+checks them against APyTypes and exhaustively.
 """
 
 from __future__ import annotations
@@ -90,10 +91,14 @@ def bits_for(lo: int, hi: int) -> int:
     return width
 
 
-def _as_int64(v) -> np.ndarray:
+def _as_int(v) -> np.ndarray:
+    """``v`` as a signed integer array: int32 and int64 arrays as they are (no copy), any
+    other integer type as int64. The caller chooses int32 only when its ranges fit."""
     arr = np.asarray(v)
     if arr.dtype.kind not in "iu":
         raise TypeError(f"fixed-point helpers take integer arrays, not dtype {arr.dtype}")
+    if arr.dtype in (np.int32, np.int64):
+        return arr
     return arr.astype(np.int64)
 
 
@@ -101,7 +106,7 @@ def floor_shift(v, n: int) -> np.ndarray:
     """``floor(v / 2**n)`` for n >= 0 (arithmetic shift right): the hardware's LSB cut."""
     if n < 0:
         raise ValueError(f"shift must be >= 0, not {n}")
-    return _as_int64(v) >> n
+    return _as_int(v) >> n
 
 
 def round_shift(v, r: int, mode: str) -> np.ndarray:
@@ -114,10 +119,10 @@ def round_shift(v, r: int, mode: str) -> np.ndarray:
         raise ValueError(f"rounding must be one of {ROUNDING_MODES}, not {mode!r}")
     if r < 0:
         raise ValueError(f"round bits must be >= 0, not {r}")
-    v = _as_int64(v)
+    v = _as_int(v)
     if r == 0 or mode == "trunc":
         return v >> r
-    half = np.int64(1 << (r - 1))
+    half = 1 << (r - 1)  # a Python int takes the array's dtype
     if mode == "half_up":
         return (v + half) >> r
     # half_even: add half - 1, plus 1 more when the kept LSB is odd.
@@ -127,14 +132,16 @@ def round_shift(v, r: int, mode: str) -> np.ndarray:
 def saturate(v, width: int, signed: bool) -> np.ndarray:
     """Clamp to a ``width``-bit signed or unsigned range; never wraps."""
     lo, hi = int_range(width, signed)
-    return np.clip(_as_int64(v), lo, hi)
+    v = _as_int(v)
+    info = np.iinfo(v.dtype)
+    return np.minimum(np.maximum(v, max(lo, info.min)), min(hi, info.max))
 
 
 def align(v, from_frac: int, to_frac: int) -> np.ndarray:
     """Exact left shift from ``from_frac`` to ``to_frac`` >= ``from_frac`` fraction bits."""
     if to_frac < from_frac:
         raise ValueError(f"align only widens: {from_frac} -> {to_frac} fraction bits")
-    return _as_int64(v) << (to_frac - from_frac)
+    return _as_int(v) << (to_frac - from_frac)
 
 
 def round_shift_int(v: int, r: int, mode: str) -> int:

@@ -102,6 +102,9 @@ class NMPUConfig:
     out_width: int = 8
     # Derived ranges, filled in by __post_init__ (not constructor arguments).
     ranges: dict[str, Range] = field(init=False, repr=False, compare=False)
+    #: The golden model's integer type: int32 when every intermediate (and a rounding
+    #: increment on top) fits in 31 bits, else int64. Exact either way; int32 is faster.
+    model_dtype: type = field(init=False, repr=False, compare=False)
 
     # -- validation -------------------------------------------------------
 
@@ -160,6 +163,8 @@ class NMPUConfig:
                 f"not {self.activation!r}"
             )
         set_(self, "ranges", self._derive_ranges())
+        widest = max(r.bits for r in self.ranges.values())
+        set_(self, "model_dtype", np.int32 if widest <= 30 else np.int64)
         for name, rng in self.ranges.items():
             if rng.bits > MAX_MODEL_BITS:
                 raise ValueError(
@@ -346,7 +351,7 @@ def check_params(
                 f"nmpu: '{name}'{list(at)} = {int(arr[at])} is outside {fmt} raw range "
                 f"[{fmt.min_raw}, {fmt.max_raw}]"
             )
-        out[name] = arr.astype(np.int64)
+        out[name] = np.asarray(arr, dtype=cfg.model_dtype)
     return out
 
 
@@ -360,15 +365,14 @@ def check_codes(cfg: NMPUConfig, x) -> np.ndarray:
             f"nmpu: 'x' has shape {arr.shape}, expected (vectors, {cfg.phases}, {cfg.columns})"
         )
     lo, hi = int_range(cfg.in_width, cfg.in_signed)
-    bad = np.argwhere((arr < lo) | (arr > hi))
-    if bad.size:
-        v, k, c = (int(i) for i in bad[0])
+    if arr.size and (arr.min() < lo or arr.max() > hi):
+        v, k, c = (int(i) for i in np.argwhere((arr < lo) | (arr > hi))[0])
         raise ValueError(
             f"nmpu: x[{v}, {k}, {c}] = {int(arr[v, k, c])} is outside the "
             f"{'signed' if cfg.in_signed else 'unsigned'} {cfg.in_width}-bit code range "
             f"[{lo}, {hi}]"
         )
-    return arr.astype(np.int64)
+    return np.asarray(arr, dtype=cfg.model_dtype)
 
 
 def nmpu(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=None) -> np.ndarray:
@@ -392,13 +396,18 @@ def nmpu(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=None) ->
     # Stage 0: per-phase correction affine, aligned to the finer of the two formats.
     frac_a = rg["a"].frac
     per_phase = {k: v[..., None, :] for k, v in p.items()}  # broadcast over phases
-    a = align(x * per_phase["scale"], cfg.scale_fmt.frac_bits, frac_a) + align(
-        per_phase["offset"], cfg.offset_fmt.frac_bits, frac_a
-    )
+    a = align(x * per_phase["scale"], cfg.scale_fmt.frac_bits, frac_a)
+    a += align(per_phase["offset"], cfg.offset_fmt.frac_bits, frac_a)
     # Stage 1: shift-and-add accumulation over phases.
-    acc = np.zeros((x.shape[0], cfg.columns), dtype=np.int64)
+    acc = None
     for k, (shift, sign) in enumerate(zip(cfg.phase_shifts, cfg.phase_signs, strict=True)):
-        acc += sign * (a[:, k, :] << shift)
+        term = a[:, k, :] << shift if shift else a[:, k, :]
+        if acc is None:
+            acc = -term if sign < 0 else term.copy()
+        elif sign < 0:
+            acc -= term
+        else:
+            acc += term
     # Stage 2: first compression (cut, round, saturate) to Q(mid_width - frac_y, frac_y).
     y = round_shift(floor_shift(acc, cfg.mid_lsb_cut), cfg.mid_round_bits, cfg.rounding)
     y = saturate(y, cfg.mid_width, signed=True)
@@ -406,14 +415,15 @@ def nmpu(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=None) ->
     if cfg.bn:
         frac_p = cfg.frac_y + cfg.bn_scale_fmt.frac_bits
         frac_z = rg["z"].frac
-        z = align(y * p["bn_scale"], frac_p, frac_z) + align(
-            p["bn_offset"], cfg.bn_offset_fmt.frac_bits, frac_z
-        )
+        z = align(y * p["bn_scale"], frac_p, frac_z)
+        z += align(p["bn_offset"], cfg.bn_offset_fmt.frac_bits, frac_z)
     else:
         z = y
     # Stage 4: second compression, activation, output saturation.
     r = round_shift(floor_shift(z, cfg.out_lsb_cut), cfg.out_round_bits, cfg.rounding)
-    if cfg.activation != "none":
-        r = np.maximum(r, 0)
     lo, hi = cfg.out_range
-    return np.clip(r, lo, hi)
+    if cfg.activation != "none":
+        lo = max(lo, 0)
+    np.maximum(r, lo, out=r)
+    np.minimum(r, hi, out=r)
+    return r.astype(np.int64, copy=False)
