@@ -76,7 +76,11 @@ class TilePeriphery(wiring.Component):
     @property
     def latency(self) -> int:
         """Clocks from the edge accepting the ``start`` of a vector's last (full) conversion to
-        the first edge that can transfer its first output beat: the blocks' latencies summed."""
+        the first edge that can transfer its first output beat: the blocks' latencies summed.
+
+        Holds while the serializer is not the bottleneck, i.e. a conversion takes at least
+        as many clocks as it has beats (``SAR.period_at(k) >= columns // lanes``); otherwise
+        the SAR waits for the serializer and the delay grows."""
         return self.sar.latency + self.serializer.latency + self.nmpu.latency
 
     def elaborate(self, platform):
