@@ -27,6 +27,8 @@ from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.framing import Framer
+from hw.param_store import ParamBanks
 from model.golden.fixed import bits_for
 from model.golden.nmpu import NMPUConfig
 
@@ -114,6 +116,8 @@ class NMPU(wiring.Component):
 
     A reset clears the pipeline, the framing state and the error flags, but not
     the parameter banks (storage, like the memory a chip would hold them in).
+    Framing and parameter storage are the shared ``hw.framing.Framer`` and
+    ``hw.param_store.ParamBanks``.
     """
 
     def __init__(self, config: NMPUConfig):
@@ -165,83 +169,43 @@ class NMPU(wiring.Component):
             return data.StructLayout(members)
 
         # ---------------------------------------------------------------- control
-        # Framing: the unit expects beat ``beat`` of phase ``phase``. A beat that
-        # names itself a vector start (first beat of phase 0, flags consistent)
-        # always starts a vector; any other beat is processed only in sync and in
-        # order. A beat out of order raises frame_error and drops sync: beats are
-        # then consumed and dropped until the next vector start.
         advance = Signal()  # every pipeline register moves one stage
         accept = Signal()  # an input beat transfers this clock
-        beat = Signal(range(max(2, beats)))  # never zero-width: lint-clean Verilog
-        phase = Signal(range(max(2, phases)))
-        synced = Signal(init=1)  # in step with the stream (else: wait for a vector start)
-        pos_ok = Signal()  # the beat's flags agree with the position it names
-        is_start = Signal()  # the beat names itself the first beat of a vector
-        expected = Signal()  # the beat is the one the unit expects
-        keep = Signal()  # the beat enters the datapath
-        vec_start = Signal()  # ... as the first beat of a vector
-        pi = self.i.payload
         m.d.comb += [
             advance.eq(~self.o.valid | self.o.ready),
             self.i.ready.eq(advance & ~self.flush),
             accept.eq(self.i.valid & self.i.ready),
-            pos_ok.eq(
-                (pi.first == (pi.beat == 0))
-                & (pi.last == (pi.beat == beats - 1))
-                & (pi.beat < beats)
-                & (pi.phase < phases)
-            ),
-            is_start.eq(pos_ok & (pi.beat == 0) & (pi.phase == 0)),
-            expected.eq(pos_ok & (pi.beat == beat) & (pi.phase == phase)),
-            keep.eq(accept & (is_start | (synced & expected))),
-            vec_start.eq(accept & is_start),
         ]
-        with m.If(self.flush):
-            m.d.sync += [beat.eq(0), phase.eq(0), synced.eq(1)]
-            m.d.sync += [self.frame_error.eq(0), self.param_error.eq(0)]
-        with m.Elif(accept):
-            m.d.sync += synced.eq(keep)
-            with m.If(keep):  # next position after the one the beat names
-                next_phase = Mux(pi.phase == phases - 1, 0, pi.phase + 1)
-                m.d.sync += [
-                    beat.eq(Mux(pi.beat == beats - 1, 0, pi.beat + 1)),
-                    phase.eq(Mux(pi.beat == beats - 1, next_phase, pi.phase)),
-                ]
-            cut_short = is_start & ((beat != 0) | (phase != 0))  # previous vector unfinished
-            with m.If(synced & (cut_short | ~keep)):
-                m.d.sync += self.frame_error.eq(1)
+        pi = self.i.payload
+        m.submodules.framer = framer = Framer(phases, beats)
+        m.d.comb += [
+            framer.accept.eq(accept),
+            framer.first.eq(pi.first),
+            framer.last.eq(pi.last),
+            framer.phase.eq(pi.phase),
+            framer.beat.eq(pi.beat),
+            framer.flush.eq(self.flush),
+            self.frame_error.eq(framer.frame_error),
+        ]
+        keep = framer.keep  # the beat enters the datapath
 
         # ---------------------------------------- parameter banks (shadow, active)
-        col_w = cfg.param_column_bits
-        # Parameters are storage: a reset does not clear them (reset_less).
-        shadow = {
-            f: Signal(cfg.columns * fmt[f].width, name=f"{f}_shadow", reset_less=True)
-            for f in fields
-        }
-        active = {
-            f: Signal(cfg.columns * fmt[f].width, name=f"{f}_active", reset_less=True)
-            for f in fields
-        }
-        field_sel = self.params.addr[col_w:]
-        col_sel = self.params.addr[:col_w]
-        addr_ok = (col_sel < cfg.columns) & (field_sel < len(fields))
-        with m.If(self.params.we & ~addr_ok & ~self.flush):
-            m.d.sync += self.param_error.eq(1)
-        with m.If(self.params.we & addr_ok), m.Switch(field_sel):
-            for k, f in enumerate(fields):
-                with m.Case(k):
-                    w = fmt[f].width
-                    m.d.sync += shadow[f].word_select(col_sel, w).eq(self.params.data[:w])
-        with m.If(vec_start):
-            m.d.sync += [active[f].eq(shadow[f]) for f in fields]
-
-        # This beat's parameters, one per lane (the shadow bank at a vector's start).
-        par = {}
-        for f in fields:
-            width = lanes * fmt[f].width
-            current = active[f] if beats == 1 else active[f].word_select(pi.beat, width)
-            par[f] = Signal(param_layout[f], name=f"{f}_beat")
-            m.d.comb += par[f].eq(Mux(vec_start, shadow[f][:width], current))
+        m.submodules.banks = banks = ParamBanks(
+            columns=cfg.columns,
+            lanes=lanes,
+            column_bits=cfg.param_column_bits,
+            fields={f: fmt[f].width for f in fields},
+            port=ParamPortSignature(cfg),
+        )
+        wiring.connect(m, wiring.flipped(self.params), banks.params)
+        m.d.comb += [
+            banks.vec_start.eq(framer.vec_start),
+            banks.beat.eq(pi.beat),
+            banks.flush.eq(self.flush),
+            self.param_error.eq(banks.param_error),
+        ]
+        # This beat's parameters, one per lane, viewed in their formats.
+        par = {f: data.View(param_layout[f], banks.lanes_of(f)) for f in fields}
 
         # ------------------------------------------- S0: correction affine (comb)
         frac_a = rg["a"].frac
@@ -254,7 +218,9 @@ class NMPU(wiring.Component):
                 + (par["offset"][j] << (frac_a - cfg.offset_fmt.frac_bits))
             )
 
-        s1_q = Signal(stage_layout("a", a_shape, bn=True, beat=beat.shape(), phase=phase.shape()))
+        s1_q = Signal(
+            stage_layout("a", a_shape, bn=True, beat=pi.beat.shape(), phase=pi.phase.shape())
+        )
         with m.If(advance):
             m.d.sync += [
                 s1_q.valid.eq(keep),
