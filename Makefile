@@ -23,12 +23,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 deps: $(STAMP)
-	@bash tools/ensure_iverilog.sh
-	@bash tools/ensure_yosys.sh
+	@bash tools/ensure_apt.sh iverilog iverilog "cocotb simulations"
+	@bash tools/ensure_apt.sh yosys yosys "synthesis with ABC"
 
 # Debian's Yosys (runs ABC; the PyPI WebAssembly build stops inside ABC here), for make ppa.
 deps-yosys:
-	@bash tools/ensure_yosys.sh
+	@bash tools/ensure_apt.sh yosys yosys "synthesis with ABC"
 
 # aihwkit without its torchvision pin (see pyproject's `aihwkit` extra).
 AIHWKIT_STAMP := $(VENV)/.aihwkit

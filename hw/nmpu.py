@@ -27,8 +27,7 @@ from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.framing import Framer
-from hw.param_store import ParamBanks
+from hw.lane_unit import input_stage
 from model.golden.fixed import bits_for
 from model.golden.nmpu import NMPUConfig
 
@@ -116,8 +115,8 @@ class NMPU(wiring.Component):
 
     A reset clears the pipeline, the framing state and the error flags, but not
     the parameter banks (storage, like the memory a chip would hold them in).
-    Framing and parameter storage are the shared ``hw.framing.Framer`` and
-    ``hw.param_store.ParamBanks``.
+    Handshake, framing and parameter storage are shared with the FP16 unit
+    (``hw.lane_unit.input_stage``).
     """
 
     def __init__(self, config: NMPUConfig):
@@ -168,44 +167,15 @@ class NMPU(wiring.Component):
                 members["bn"] = bn_layout
             return data.StructLayout(members)
 
-        # ---------------------------------------------------------------- control
-        advance = Signal()  # every pipeline register moves one stage
-        accept = Signal()  # an input beat transfers this clock
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance & ~self.flush),
-            accept.eq(self.i.valid & self.i.ready),
-        ]
-        pi = self.i.payload
-        m.submodules.framer = framer = Framer(phases, beats)
-        m.d.comb += [
-            framer.accept.eq(accept),
-            framer.first.eq(pi.first),
-            framer.last.eq(pi.last),
-            framer.phase.eq(pi.phase),
-            framer.beat.eq(pi.beat),
-            framer.flush.eq(self.flush),
-            self.frame_error.eq(framer.frame_error),
-        ]
-        keep = framer.keep  # the beat enters the datapath
-
-        # ---------------------------------------- parameter banks (shadow, active)
-        m.submodules.banks = banks = ParamBanks(
-            columns=cfg.columns,
-            lanes=lanes,
-            column_bits=cfg.param_column_bits,
-            fields={f: fmt[f].width for f in fields},
+        # ------------------------- control: handshake, framing, parameter banks
+        front = input_stage(
+            m, self, columns=cfg.columns, lanes=lanes, phases=phases,
+            column_bits=cfg.param_column_bits, fields={f: fmt[f].width for f in fields},
             port=ParamPortSignature(cfg),
-        )
-        wiring.connect(m, wiring.flipped(self.params), banks.params)
-        m.d.comb += [
-            banks.vec_start.eq(framer.vec_start),
-            banks.beat.eq(pi.beat),
-            banks.flush.eq(self.flush),
-            self.param_error.eq(banks.param_error),
-        ]
+        )  # fmt: skip
+        advance, keep, pi = front.advance, front.keep, self.i.payload
         # This beat's parameters, one per lane, viewed in their formats.
-        par = {f: data.View(param_layout[f], banks.lanes_of(f)) for f in fields}
+        par = {f: data.View(param_layout[f], front.params[f]) for f in fields}
 
         # ------------------------------------------- S0: correction affine (comb)
         frac_a = rg["a"].frac

@@ -22,7 +22,9 @@ def modules_loaded_by(code: str) -> set[str]:
     return set(out.split())
 
 
-@pytest.mark.parametrize("block", ["nmpu", "sar", "serializer", "tile", "verilog"])
+@pytest.mark.parametrize(
+    "block", ["nmpu", "sar", "serializer", "tile", "verilog", "lane_unit", "fp16.unit"]
+)
 def test_hardware_imports_only_specs(block):
     loaded = modules_loaded_by(f"import hw.{block}")
     bad = sorted(m for m in loaded if m.split(".")[0] in FORBIDDEN or m.startswith(FORBIDDEN))

@@ -1,7 +1,7 @@
 """A quick ``make ppa``: the one-lane configuration of both units through Debian's Yosys.
 
 Yosys is located (or installed) the way the Makefile does it
-(``tools/ensure_yosys.sh``); the test is skipped only when that fails.
+(``tools/ensure_apt.sh yosys yosys``); the test is skipped only when that fails.
 The full ``make ppa`` (paper configuration) is a command, not a test.
 """
 
@@ -28,7 +28,9 @@ FIELDS = (
 @pytest.fixture(scope="module")
 def yosys():
     if shutil.which("yosys") is None:
-        proc = subprocess.run(["bash", str(REPO / "tools/ensure_yosys.sh")], capture_output=True)
+        proc = subprocess.run(
+            ["bash", str(REPO / "tools/ensure_apt.sh"), "yosys", "yosys"], capture_output=True
+        )
         if proc.returncode != 0 or shutil.which("yosys") is None:
             pytest.skip(f"yosys cannot be installed here: {proc.stderr.decode()[-500:]}")
     return shutil.which("yosys")

@@ -25,6 +25,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from hw.lane_unit import input_stage
 from hw.nmpu import code_beat_layout
 from model.golden.nmpu import NMPUConfig
 
@@ -126,80 +127,15 @@ class FP16Unit(wiring.Component):
             members.update({f: lane_words for f in carry})
             return data.StructLayout(members)
 
-        # ---------------------------------------------------------------- control
-        # Framing exactly as hw.nmpu.NMPU (see there): a beat naming itself a vector
-        # start always starts one; other beats are processed only in sync and in order.
-        advance = Signal()  # every pipeline register moves one stage
-        accept = Signal()  # an input beat transfers this clock
-        beat = Signal(range(max(2, beats)))  # never zero-width: lint-clean Verilog
-        phase = Signal(range(max(2, phases)))
-        synced = Signal(init=1)  # in step with the stream (else: wait for a vector start)
-        pos_ok = Signal()  # the beat's flags agree with the position it names
-        is_start = Signal()  # the beat names itself the first beat of a vector
-        expected = Signal()  # the beat is the one the unit expects
-        keep = Signal()  # the beat enters the datapath
-        vec_start = Signal()  # ... as the first beat of a vector
-        pi = self.i.payload
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance & ~self.flush),
-            accept.eq(self.i.valid & self.i.ready),
-            pos_ok.eq(
-                (pi.first == (pi.beat == 0))
-                & (pi.last == (pi.beat == beats - 1))
-                & (pi.beat < beats)
-                & (pi.phase < phases)
-            ),
-            is_start.eq(pos_ok & (pi.beat == 0) & (pi.phase == 0)),
-            expected.eq(pos_ok & (pi.beat == beat) & (pi.phase == phase)),
-            keep.eq(accept & (is_start | (synced & expected))),
-            vec_start.eq(accept & is_start),
-        ]
-        with m.If(self.flush):
-            m.d.sync += [beat.eq(0), phase.eq(0), synced.eq(1)]
-            m.d.sync += [self.frame_error.eq(0), self.param_error.eq(0)]
-        with m.Elif(accept):
-            m.d.sync += synced.eq(keep)
-            with m.If(keep):  # next position after the one the beat names
-                next_phase = Mux(pi.phase == phases - 1, 0, pi.phase + 1)
-                m.d.sync += [
-                    beat.eq(Mux(pi.beat == beats - 1, 0, pi.beat + 1)),
-                    phase.eq(Mux(pi.beat == beats - 1, next_phase, pi.phase)),
-                ]
-            cut_short = is_start & ((beat != 0) | (phase != 0))  # previous vector unfinished
-            with m.If(synced & (cut_short | ~keep)):
-                m.d.sync += self.frame_error.eq(1)
-
-        # ---------------------------------------- parameter banks (shadow, active)
-        col_w = cfg.param_column_bits
-        # Parameters are storage: a reset does not clear them (reset_less).
-        shadow = {
-            f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_shadow", reset_less=True)
-            for f in fields
-        }
-        active = {
-            f: Signal(cfg.columns * PARAM_WIDTH, name=f"{f}_active", reset_less=True)
-            for f in fields
-        }
-        field_sel = self.params.addr[col_w:]
-        col_sel = self.params.addr[:col_w]
-        addr_ok = (col_sel < cfg.columns) & (field_sel < len(fields))
-        with m.If(self.params.we & ~addr_ok & ~self.flush):
-            m.d.sync += self.param_error.eq(1)
-        with m.If(self.params.we & addr_ok), m.Switch(field_sel):
-            for k, f in enumerate(fields):
-                with m.Case(k):
-                    m.d.sync += shadow[f].word_select(col_sel, PARAM_WIDTH).eq(self.params.data)
-        with m.If(vec_start):
-            m.d.sync += [active[f].eq(shadow[f]) for f in fields]
-
-        # This beat's parameters, one per lane (the shadow bank at a vector's start).
-        par = {}
-        for f in fields:
-            width = lanes * PARAM_WIDTH
-            current = active[f] if beats == 1 else active[f].word_select(pi.beat, width)
-            par[f] = Signal(lane_words, name=f"{f}_beat")
-            m.d.comb += par[f].eq(Mux(vec_start, shadow[f][:width], current))
+        # ------------------------- control: handshake, framing, parameter banks
+        front = input_stage(
+            m, self, columns=cfg.columns, lanes=lanes, phases=phases,
+            column_bits=cfg.param_column_bits, fields=dict.fromkeys(fields, PARAM_WIDTH),
+            port=FP16ParamPortSignature(cfg),
+        )  # fmt: skip
+        advance, keep, pi = front.advance, front.keep, self.i.payload
+        # This beat's parameters, one binary16 pattern per lane.
+        par = {f: data.View(lane_words, front.params[f]) for f in fields}
 
         # ------------------------------------- S0: xh = fp16(code); p = xh * scale
         p = Signal(lane_words)
@@ -207,7 +143,7 @@ class FP16Unit(wiring.Component):
             xh = ops.from_int(m, self.i.payload.codes[j], cfg.in_width, cfg.in_signed, f"xh{j}")
             m.d.comb += p[j].eq(ops.mul(m, xh, par["scale"][j], f"p{j}"))
         s1_q = Signal(
-            stage_layout("p", ("offset", *bn_fields), beat=beat.shape(), phase=phase.shape())
+            stage_layout("p", ("offset", *bn_fields), beat=pi.beat.shape(), phase=pi.phase.shape())
         )
         with m.If(advance):
             m.d.sync += [
@@ -224,7 +160,7 @@ class FP16Unit(wiring.Component):
         a = Signal(lane_words)
         for j in range(lanes):
             m.d.comb += a[j].eq(ops.add(m, s1_q.p[j], s1_q.offset[j], f"a{j}"))
-        s2_q = Signal(stage_layout("a", bn_fields, beat=beat.shape(), phase=phase.shape()))
+        s2_q = Signal(stage_layout("a", bn_fields, beat=pi.beat.shape(), phase=pi.phase.shape()))
         with m.If(advance):
             m.d.sync += [
                 s2_q.valid.eq(s1_q.valid),
