@@ -45,7 +45,10 @@ def test_nmpu_bulk_regression(sim, name, seed, build_dir):
     pairs = len(PATTERNS) ** 2
     vectors = RUNS[sim, name] // (pairs * cfg.beats)
     stim_vectors = max(1, 2048 // (cfg.phases * cfg.beats))
-    harness = NMPUHarness(cfg, stim_depth=stim_vectors * cfg.phases * cfg.beats, out_depth=4096)
+    out_depth = cfg.beats * (4096 // cfg.beats)  # whole vectors per chunk
+    harness = NMPUHarness(
+        cfg, stim_depth=stim_vectors * cfg.phases * cfg.beats, out_depth=out_depth
+    )
     settings = {
         "config": cfg.to_dict(),
         "stim_depth": harness.stim_depth,
