@@ -10,11 +10,67 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Signal
-from amaranth.lib import wiring
+from amaranth.hdl import Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
 
 from hw.framing import Framer
 from hw.param_store import ParamBanks
+from model.golden.nmpu import NMPUConfig
+
+
+class LaneUnit(wiring.Component):
+    """Base of the lane-parallel units: the ports of :func:`unit_members` and ``latency``.
+
+    Subclasses set ``STAGES`` (their pipeline registers, in order: the latency is
+    their number) and ``PARAM_PORT`` (their parameter-port signature class).
+    """
+
+    STAGES: tuple = ()
+    PARAM_PORT: type = wiring.Signature
+
+    def __init__(self, config: NMPUConfig):
+        if not isinstance(config, NMPUConfig):
+            raise TypeError(f"{type(self).__name__} takes an NMPUConfig, not {config!r}")
+        self.config = config
+        super().__init__(unit_members(config, self.PARAM_PORT(config)))
+
+    @property
+    def latency(self) -> int:
+        """Clocks from the edge accepting a vector's last-phase beat to the first edge that
+        can transfer its output beat: one per pipeline register."""
+        return len(self.STAGES)
+
+
+def unit_members(config, param_port: wiring.Signature) -> dict:
+    """The ports of a unit for ``config`` (an ``NMPUConfig``): ``i`` (lane beats with their
+    position), ``o`` (lane outputs, ``last``), ``params``, ``flush`` and the error flags."""
+    in_shape = signed(config.in_width) if config.in_signed else unsigned(config.in_width)
+    out_shape = signed(config.out_width) if config.out_signed else unsigned(config.out_width)
+    in_layout = code_beat_layout(in_shape, config.lanes, config.phases, config.beats)
+    out_layout = data.StructLayout({"data": data.ArrayLayout(out_shape, config.lanes), "last": 1})
+    return {
+        "i": In(stream.Signature(in_layout)),
+        "o": Out(stream.Signature(out_layout)),
+        "params": In(param_port),
+        "flush": In(1),
+        "frame_error": Out(1),
+        "param_error": Out(1),
+    }
+
+
+def code_beat_layout(code_shape, lanes: int, phases: int, beats: int) -> data.StructLayout:
+    """A unit's input beat: ``lanes`` codes, ``first``/``last`` of the phase, and the beat's
+    position (``phase``, ``beat``; never zero-width, for lint-clean Verilog)."""
+    return data.StructLayout(
+        {
+            "codes": data.ArrayLayout(code_shape, lanes),
+            "first": 1,
+            "last": 1,
+            "phase": range(max(2, phases)),
+            "beat": range(max(2, beats)),
+        }
+    )
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,11 @@ on any ``ready``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Mux, Shape, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import Out
 
-from hw.lane_unit import input_stage
+from hw.lane_unit import LaneUnit, input_stage
 from model.golden.fixed import bits_for
 from model.golden.nmpu import NMPUConfig
 
@@ -51,20 +51,6 @@ def _clamp(v, lo: int, hi: int):
     return Mux(v > hi, hi, Mux(v < lo, lo, v))
 
 
-def code_beat_layout(code_shape, lanes: int, phases: int, beats: int) -> data.StructLayout:
-    """The NMPU's input beat: ``lanes`` codes, ``first``/``last`` of the phase, and the
-    beat's position (``phase``, ``beat``; never zero-width, for lint-clean Verilog)."""
-    return data.StructLayout(
-        {
-            "codes": data.ArrayLayout(code_shape, lanes),
-            "first": 1,
-            "last": 1,
-            "phase": range(max(2, phases)),
-            "beat": range(max(2, beats)),
-        }
-    )
-
-
 class ParamPortSignature(wiring.Signature):
     """Per-column parameter writes: ``addr = field << column_bits | column``, ``data``, ``we``.
 
@@ -83,7 +69,7 @@ class ParamPortSignature(wiring.Signature):
         )
 
 
-class NMPU(wiring.Component):
+class NMPU(LaneUnit):
     """Fixed-point NMPU serving ``config.columns`` columns, ``config.lanes`` per clock.
 
     Parameters
@@ -119,32 +105,8 @@ class NMPU(wiring.Component):
     (``hw.lane_unit.input_stage``).
     """
 
-    def __init__(self, config: NMPUConfig):
-        if not isinstance(config, NMPUConfig):
-            raise TypeError(f"NMPU takes an NMPUConfig, not {type(config).__name__}")
-        self.config = config
-        in_shape = signed(config.in_width) if config.in_signed else unsigned(config.in_width)
-        out_shape = signed(config.out_width) if config.out_signed else unsigned(config.out_width)
-        in_layout = code_beat_layout(in_shape, config.lanes, config.phases, config.beats)
-        out_layout = data.StructLayout(
-            {"data": data.ArrayLayout(out_shape, config.lanes), "last": 1}
-        )
-        super().__init__(
-            {
-                "i": In(stream.Signature(in_layout)),
-                "o": Out(stream.Signature(out_layout)),
-                "params": In(ParamPortSignature(config)),
-                "flush": In(1),
-                "frame_error": Out(1),
-                "param_error": Out(1),
-            }
-        )
-
-    @property
-    def latency(self) -> int:
-        """Clocks from the edge accepting a vector's last-phase beat to the first edge that
-        can transfer its output beat: one per pipeline register."""
-        return len(STAGES)
+    STAGES = STAGES
+    PARAM_PORT = ParamPortSignature
 
     def elaborate(self, platform):
         cfg = self.config

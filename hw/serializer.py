@@ -13,7 +13,7 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.nmpu import code_beat_layout
+from hw.lane_unit import code_beat_layout
 
 
 class CodeSerializer(wiring.Component):
@@ -33,7 +33,7 @@ class CodeSerializer(wiring.Component):
     Members
     -------
     i : In(stream.Signature(StructLayout{codes: ArrayLayout(unsigned(width), columns)}))
-    o : Out(stream.Signature(hw.nmpu.code_beat_layout))
+    o : Out(stream.Signature(hw.lane_unit.code_beat_layout))
         ``lanes`` codes, ``first``/``last``, ``phase`` and ``beat``: the NMPU's input.
         Full throughput: a new input word is taken in the clock its last beat leaves.
     """

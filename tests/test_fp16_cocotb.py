@@ -18,9 +18,9 @@ import pytest
 from hw.fp16.unit import FP16Unit
 from model.golden.nmpu import NMPUConfig
 from tb.catalogue import NMPU_CONFIGS
-from tb.pauses import PATTERNS
 from tb.run import run_bench
 from tb.runner import SIMULATORS
+from tests.test_nmpu_cocotb import assert_every_test_clean
 
 #: FP16-specific entries beside the catalogue's (kept here: the catalogue is shared).
 CONFIGS = {
@@ -49,12 +49,5 @@ def test_fp16_rtl_matches_model(name, sim, seed, build_dir):
     result, figures = run_bench(
         "nmpu", FP16Unit(cfg), sim=sim, build_dir=build_dir, seed=seed, settings=settings
     )
-    crossed = {
-        f"traffic_{i}_{b}_{w}" for i in PATTERNS for b in PATTERNS for w in ("fixed", "writes")
-    }
-    assert {f["test"] for f in figures} == {"full_rate", "extremes_max", "extremes_min", *crossed}
-    assert result.failed == 0 and result.tests == len(figures)
-    for f in figures:
-        assert f["output_mismatches"] == 0, f
-        assert f["output_values_checked"] == f["vectors"] * (cfg.columns + cfg.beats), f
+    assert_every_test_clean(cfg, result, figures)
     print(f"{name} on {sim}: {len(figures)} cocotb tests, all outputs checked")

@@ -21,12 +21,11 @@ for the vectors whose first beat is accepted after it).
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import Out
 
-from hw.lane_unit import input_stage
-from hw.nmpu import code_beat_layout
+from hw.lane_unit import LaneUnit, input_stage
 from model.golden.nmpu import NMPUConfig
 
 from . import ops
@@ -52,7 +51,7 @@ class FP16ParamPortSignature(wiring.Signature):
         )
 
 
-class FP16Unit(wiring.Component):
+class FP16Unit(LaneUnit):
     """FP16 post-processing unit serving ``config.columns`` columns, ``config.lanes`` per clock.
 
     Parameters
@@ -85,32 +84,8 @@ class FP16Unit(wiring.Component):
     the parameter banks (as in the NMPU).
     """
 
-    def __init__(self, config: NMPUConfig):
-        if not isinstance(config, NMPUConfig):
-            raise TypeError(f"FP16Unit takes an NMPUConfig, not {type(config).__name__}")
-        self.config = config
-        in_shape = signed(config.in_width) if config.in_signed else unsigned(config.in_width)
-        out_shape = signed(config.out_width) if config.out_signed else unsigned(config.out_width)
-        in_layout = code_beat_layout(in_shape, config.lanes, config.phases, config.beats)
-        out_layout = data.StructLayout(
-            {"data": data.ArrayLayout(out_shape, config.lanes), "last": 1}
-        )
-        super().__init__(
-            {
-                "i": In(stream.Signature(in_layout)),
-                "o": Out(stream.Signature(out_layout)),
-                "params": In(FP16ParamPortSignature(config)),
-                "flush": In(1),
-                "frame_error": Out(1),
-                "param_error": Out(1),
-            }
-        )
-
-    @property
-    def latency(self) -> int:
-        """Clocks from the edge accepting a vector's last-phase beat to the first edge that
-        can transfer its output beat: one per pipeline register."""
-        return len(STAGES)
+    STAGES = STAGES
+    PARAM_PORT = FP16ParamPortSignature
 
     def elaborate(self, platform):
         cfg = self.config
