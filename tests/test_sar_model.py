@@ -94,7 +94,7 @@ def test_approximate_error_bounded_by_skipped_weights(
     v = np.array(data.draw(st.lists(st.floats(-1.2, 1.2), min_size=8, max_size=8)))[None, :]
     full, _ = sar_convert(cfg, fe, v)
     approx, dec = sar_convert(cfg, fe, v, k)
-    bound = sum(weights[k:])
+    bound = (sum(weights[k:]) + 1) // 2  # ceil(S_k / 2): the fill is the rounded-up midpoint
     assert np.all(np.abs(approx - full) <= bound), f"k={k}: {approx} vs {full}, bound {bound}"
     assert np.all(dec[..., k:] == 0), "skipped steps must report decision 0"
 
@@ -214,8 +214,11 @@ def test_enob_degrades_with_noise(seed):
     cfg = SARConfig(columns=4)
     clean = enob(cfg, AnalogFrontEnd.ideal(cfg))
     noisy = enob(cfg, AnalogFrontEnd.sample(cfg, noise=1.0, seed=seed))
-    # Total noise ~ sqrt(1/12 + 1) LSB rms: ENOB falls by about log2(sqrt(13)) = 1.85 bits.
-    assert np.all(np.abs(clean - noisy - 1.85) < 0.3), f"{clean} -> {noisy}"
+    # Not log2(sqrt(13)) = 1.85 (a 1 LSB noise added once to the input): with independent
+    # noise per decision only decisions near their threshold are upset. The expected loss from
+    # the exact per-sample code distribution (tests/test_adc_metrics.py,
+    # expected_sine_figures) is 1.659 bit; 4096 samples scatter it by about 0.02.
+    assert np.all(np.abs(clean - noisy - 1.659) < 0.06), f"{clean} -> {noisy}"
 
 
 def test_signed_view():
