@@ -96,6 +96,7 @@ class StreamSink(_StreamEnd):
     def expect_count(self, count: int) -> Event:
         """An event set once ``count`` beats have been taken."""
         self.target = count
+        self.done = Event()  # a fresh one: an earlier target's event stays set
         if self.received >= count:
             self.done.set()
         return self.done
