@@ -1,4 +1,4 @@
-"""model.fixed against two independent oracles: exact rationals (exhaustive) and APyTypes."""
+"""model.golden.fixed against two independent oracles: exact rationals (exhaustive) and APyTypes."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Independent checks of the SAR ADC golden model (model.sar, model.adc_metrics).
+"""Independent checks of the SAR ADC models (model.golden.sar, model.analog.sar_frontend).
 
 Expected values are derived here from first principles (the ideal quantiser,
 bit patterns of codes, the predicted DNL of a known capacitor error), never

@@ -12,7 +12,7 @@ The statistical PCM model is the one published by Nandakumar et al.,
 ICECS 2019 (doi:10.1109/ICECS46596.2019.8964852), with the constants as
 IBM aihwkit's ``PCMLikeNoiseModel`` implements them (aihwkit 1.1.0,
 ``aihwkit/inference/noise/pcm.py``), so that the built-in simulator and the
-aihwkit path (``model.aihwkit_capture``) model the same devices:
+aihwkit path (``model.analog.aihwkit_adapter``) model the same devices:
 
 * Mapping (aihwkit ``SinglePairConductanceConverter``, g_min = 0): a signed
   weight ``w`` becomes a differential pair ``G+ = g_max * max(w, 0) / w_max``,
