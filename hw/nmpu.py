@@ -6,6 +6,10 @@ and output saturation, ``lanes`` columns per clock. Bit-exact with
 ``model.nmpu.nmpu``; every signal is sized from ``NMPUConfig.ranges`` so no
 intermediate can wrap.
 
+Combinational lane values are one signal per lane, not one wide vector: Icarus
+re-evaluates a wide continuous assignment whenever any lane of it changes,
+which is quadratic in lanes (40x slower at 64 lanes, measured).
+
 Pipeline (one stage per line of the model). Each stage register is one
 ``data.StructLayout`` signal named after the stage it feeds (``s1_q`` ...
 ``s4_q``), holding ``valid``, ``vlast`` (last beat of a vector), the stage's
@@ -142,7 +146,7 @@ class NMPU(LaneUnit):
         # ------------------------------------------- S0: correction affine (comb)
         frac_a = rg["a"].frac
         a_shape = signed(rg["a"].bits)
-        a = Signal(data.ArrayLayout(a_shape, lanes))
+        a = [Signal(a_shape, name=f"a{j}") for j in range(lanes)]  # per lane: module docstring
         for j in range(lanes):
             prod = self.i.payload.codes[j] * par["scale"][j]
             m.d.comb += a[j].eq(
@@ -159,8 +163,8 @@ class NMPU(LaneUnit):
                 s1_q.vlast.eq((pi.beat == beats - 1) & (pi.phase == phases - 1)),
                 s1_q.beat.eq(pi.beat),
                 s1_q.phase.eq(pi.phase),
-                s1_q.a.eq(a),
             ]
+            m.d.sync += [s1_q.a[j].eq(a[j]) for j in range(lanes)]
             m.d.sync += [s1_q.bn[f].eq(par[f]) for f in bn_fields]
 
         # ------------------------------------------ S1: phase accumulation (comb)
@@ -170,7 +174,7 @@ class NMPU(LaneUnit):
             terms.append((-hi, -lo) if sign < 0 else (lo, hi))
         t_shape = signed(bits_for(min(t[0] for t in terms), max(t[1] for t in terms)))
         accp_shape = signed(rg["acc_partial"].bits)
-        acc_next = Signal(data.ArrayLayout(accp_shape, lanes))
+        acc_next = [Signal(accp_shape, name=f"acc{j}_next") for j in range(lanes)]
         pairs = list(zip(cfg.phase_shifts, cfg.phase_signs, strict=True))
         for j in range(lanes):
             # Shift and sign of the current phase. A Mux chain, not a Switch: it
@@ -210,7 +214,7 @@ class NMPU(LaneUnit):
         # --------------------------------------- S2: first compression (comb)
         y_lo, y_hi = -(1 << (cfg.mid_width - 1)), (1 << (cfg.mid_width - 1)) - 1
         y_shape = signed(rg["y"].bits)
-        y = Signal(data.ArrayLayout(y_shape, lanes))
+        y = [Signal(y_shape, name=f"y{j}") for j in range(lanes)]
         for j in range(lanes):
             rounded = Signal(signed(rg["y_round"].bits), name=f"y{j}_round")
             m.d.comb += [
@@ -222,13 +226,14 @@ class NMPU(LaneUnit):
 
         s3_q = Signal(stage_layout("y", y_shape, bn=True))
         with m.If(advance):
-            m.d.sync += [s3_q.valid.eq(s2_q.valid), s3_q.vlast.eq(s2_q.vlast), s3_q.y.eq(y)]
+            m.d.sync += [s3_q.valid.eq(s2_q.valid), s3_q.vlast.eq(s2_q.vlast)]
+            m.d.sync += [s3_q.y[j].eq(y[j]) for j in range(lanes)]
             if cfg.bn:
                 m.d.sync += s3_q.bn.eq(s2_q.bn)
 
         # ------------------------------------------- S3: batch-norm affine (comb)
         z_shape = signed(rg["z"].bits)
-        z = Signal(data.ArrayLayout(z_shape, lanes))
+        z = [Signal(z_shape, name=f"z{j}") for j in range(lanes)]
         for j in range(lanes):
             if cfg.bn:
                 frac_p = cfg.frac_y + cfg.bn_scale_fmt.frac_bits
@@ -243,7 +248,8 @@ class NMPU(LaneUnit):
 
         s4_q = Signal(stage_layout("z", z_shape, bn=False))
         with m.If(advance):
-            m.d.sync += [s4_q.valid.eq(s3_q.valid), s4_q.vlast.eq(s3_q.vlast), s4_q.z.eq(z)]
+            m.d.sync += [s4_q.valid.eq(s3_q.valid), s4_q.vlast.eq(s3_q.vlast)]
+            m.d.sync += [s4_q.z[j].eq(z[j]) for j in range(lanes)]
 
         # ------------------------- S4: second compression, activation, saturation
         out_lo, out_hi = cfg.out_range

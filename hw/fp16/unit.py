@@ -113,7 +113,7 @@ class FP16Unit(LaneUnit):
         par = {f: data.View(lane_words, front.params[f]) for f in fields}
 
         # ------------------------------------- S0: xh = fp16(code); p = xh * scale
-        p = Signal(lane_words)
+        p = [Signal(PARAM_WIDTH, name=f"p{j}") for j in range(lanes)]  # per lane: see hw.nmpu
         for j in range(lanes):
             xh = ops.from_int(m, self.i.payload.codes[j], cfg.in_width, cfg.in_signed, f"xh{j}")
             m.d.comb += p[j].eq(ops.mul(m, xh, par["scale"][j], f"p{j}"))
@@ -126,13 +126,13 @@ class FP16Unit(LaneUnit):
                 s1_q.vlast.eq((pi.beat == beats - 1) & (pi.phase == phases - 1)),
                 s1_q.beat.eq(pi.beat),
                 s1_q.phase.eq(pi.phase),
-                s1_q.p.eq(p),
                 s1_q.offset.eq(par["offset"]),
             ]
             m.d.sync += [s1_q[f].eq(par[f]) for f in bn_fields]
+            m.d.sync += [s1_q.p[j].eq(p[j]) for j in range(lanes)]
 
         # ----------------------------------------------------- S1: a = p + offset
-        a = Signal(lane_words)
+        a = [Signal(PARAM_WIDTH, name=f"a{j}") for j in range(lanes)]  # per lane: see hw.nmpu
         for j in range(lanes):
             m.d.comb += a[j].eq(ops.add(m, s1_q.p[j], s1_q.offset[j], f"a{j}"))
         s2_q = Signal(stage_layout("a", bn_fields, beat=pi.beat.shape(), phase=pi.phase.shape()))
@@ -142,12 +142,12 @@ class FP16Unit(LaneUnit):
                 s2_q.vlast.eq(s1_q.vlast),
                 s2_q.beat.eq(s1_q.beat),
                 s2_q.phase.eq(s1_q.phase),
-                s2_q.a.eq(a),
             ]
             m.d.sync += [s2_q[f].eq(s1_q[f]) for f in bn_fields]
+            m.d.sync += [s2_q.a[j].eq(a[j]) for j in range(lanes)]
 
         # ------------------- S2: t = sign * a * 2**shift; acc = t (phase 0) or acc + t
-        acc_next = Signal(lane_words)
+        acc_next = [Signal(PARAM_WIDTH, name=f"acc_next{j}") for j in range(lanes)]
         pairs = list(zip(cfg.phase_shifts, cfg.phase_signs, strict=True))
         for j in range(lanes):
             # The current phase's term: a Mux chain (a continuous assign; see hw/nmpu.py).
@@ -177,29 +177,37 @@ class FP16Unit(LaneUnit):
             m.d.sync += [
                 s3_q.valid.eq(s2_q.valid & (s2_q.phase == phases - 1)),
                 s3_q.vlast.eq(s2_q.vlast),
-                s3_q.acc.eq(acc_next),
             ]
             m.d.sync += [s3_q[f].eq(s2_q[f]) for f in bn_fields]
+            m.d.sync += [s3_q.acc[j].eq(acc_next[j]) for j in range(lanes)]
 
         # ------------------------------------------------ S3: q = acc * bn_scale
-        q = Signal(lane_words)
+        q = [Signal(PARAM_WIDTH, name=f"q{j}") for j in range(lanes)]  # per lane: see hw.nmpu
         for j in range(lanes):
             value = ops.mul(m, s3_q.acc[j], s3_q.bn_scale[j], f"q{j}") if cfg.bn else s3_q.acc[j]
             m.d.comb += q[j].eq(value)
         s4_q = Signal(stage_layout("q", bn_fields[1:]))
         with m.If(advance):
-            m.d.sync += [s4_q.valid.eq(s3_q.valid), s4_q.vlast.eq(s3_q.vlast), s4_q.q.eq(q)]
+            m.d.sync += [
+                s4_q.valid.eq(s3_q.valid),
+                s4_q.vlast.eq(s3_q.vlast),
+            ]
+            m.d.sync += [s4_q.q[j].eq(q[j]) for j in range(lanes)]
             if cfg.bn:
                 m.d.sync += s4_q.bn_offset.eq(s3_q.bn_offset)
 
         # ------------------------------------------------ S4: z = q + bn_offset
-        z = Signal(lane_words)
+        z = [Signal(PARAM_WIDTH, name=f"z{j}") for j in range(lanes)]  # per lane: see hw.nmpu
         for j in range(lanes):
             value = ops.add(m, s4_q.q[j], s4_q.bn_offset[j], f"z{j}") if cfg.bn else s4_q.q[j]
             m.d.comb += z[j].eq(value)
         s5_q = Signal(stage_layout("z", ()))
         with m.If(advance):
-            m.d.sync += [s5_q.valid.eq(s4_q.valid), s5_q.vlast.eq(s4_q.vlast), s5_q.z.eq(z)]
+            m.d.sync += [
+                s5_q.valid.eq(s4_q.valid),
+                s5_q.vlast.eq(s4_q.vlast),
+            ]
+            m.d.sync += [s5_q.z[j].eq(z[j]) for j in range(lanes)]
 
         # ------------- S5: round half to even to an integer, activation, saturation
         # ReLU's max(z, 0) is the lower bound of out_range (0); relu_max is an integer,
