@@ -8,7 +8,7 @@ Python, as RTL that the simulator runs alone:
   cycles;
 * a parameter writer that, while running, writes random (field, column,
   value) triples at random cycles; the triples come from a xorshift64
-  sequence that :func:`write_sequence` reproduces, and the number of writes
+  sequence that :class:`WriteReplay` reproduces, and the number of writes
   that had landed when each vector's first beat was accepted is logged
   (``vec_log``), so the model knows the parameters every vector saw;
 * a sink with seeded backpressure that records every output beat into

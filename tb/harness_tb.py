@@ -95,7 +95,10 @@ async def bulk(dut, pair: tuple[str, str]):
         last = out["last"].reshape(nv, cfg.beats)
         want_last = np.arange(cfg.beats) == cfg.beats - 1
         bad = np.argwhere(got != want)
-        mismatches += len(bad) + int(np.count_nonzero(last != want_last))
+        bad_last = np.argwhere(last != want_last)
+        mismatches += len(bad) + len(bad_last)
+        for v, b in bad_last[: max(0, 10 - len(errors))]:
+            errors.append(f"vector {first_vector + v} beat {b}: last={last[v, b]}")
         for v, c in bad[: max(0, 10 - len(errors))]:
             errors.append(
                 f"vector {first_vector + v} column {c} (beat {c // cfg.lanes}, lane "

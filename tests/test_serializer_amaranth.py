@@ -18,13 +18,14 @@ from tb.catalogue import NMPU_CONFIGS, SLOW, TILE_CONFIGS
 from tb.pauses import PATTERNS, pauses
 
 
-def _shapes() -> dict[str, tuple[int, int, int, bool]]:
-    """(columns, lanes, width, to_signed) of every catalogue NMPU's input, named after a user."""
+def _shapes() -> dict[str, tuple[int, int, int, bool, int]]:
+    """(columns, lanes, width, to_signed, phases) of every catalogue NMPU's input, named after
+    a user."""
     users = {f"tile_{n}": c.nmpu for n, c in TILE_CONFIGS.items()}
     users.update({n: c for n, c in NMPU_CONFIGS.items() if n not in SLOW})
     shapes = {}
     for name, cfg in sorted(users.items()):
-        shape = (cfg.columns, cfg.lanes, cfg.in_width, cfg.in_signed)
+        shape = (cfg.columns, cfg.lanes, cfg.in_width, cfg.in_signed, cfg.phases)
         if shape not in shapes.values():
             shapes[name] = shape
     return shapes
@@ -36,9 +37,10 @@ SHAPES = _shapes()
 def test_shapes_cover_the_corners():
     """The derived cases include lanes == columns, a single lane and an unsigned view."""
     shapes = SHAPES.values()
-    assert any(c == n for c, n, _, _ in shapes), f"no lanes == columns case in {SHAPES}"
-    assert any(n == 1 for _, n, _, _ in shapes), f"no single-lane case in {SHAPES}"
-    assert any(not s for *_, s in shapes), f"no unsigned case in {SHAPES}"
+    assert any(c == n for c, n, *_ in shapes), f"no lanes == columns case in {SHAPES}"
+    assert any(n == 1 for _, n, *_ in shapes), f"no single-lane case in {SHAPES}"
+    assert any(not s for *_, s, _ in shapes), f"no unsigned case in {SHAPES}"
+    assert any(k > 1 for *_, k in shapes), f"no multi-phase case in {SHAPES}"
 
 
 def make(name: str) -> CodeSerializer:
@@ -56,7 +58,7 @@ def random_words(dut: CodeSerializer, rng, count: int) -> np.ndarray:
 
 def expected_beats(dut: CodeSerializer, words: np.ndarray) -> list[dict]:
     """Each word split into beats of ``lanes`` codes, in the signed view ``code - 2**(w-1)``
-    when ``to_signed``."""
+    when ``to_signed``; word ``n`` is phase ``n % phases``, and each beat names its index."""
     view = words - (1 << (dut.width - 1)) if dut.to_signed else words
     beats = dut.columns // dut.lanes
     return [
@@ -64,6 +66,8 @@ def expected_beats(dut: CodeSerializer, words: np.ndarray) -> list[dict]:
             "codes": view[n, b * dut.lanes : (b + 1) * dut.lanes],
             "first": int(b == 0),
             "last": int(b == beats - 1),
+            "phase": n % dut.phases,
+            "beat": b,
         }
         for n in range(len(words))
         for b in range(beats)
@@ -76,7 +80,7 @@ def assert_beats(dut: CodeSerializer, words: np.ndarray, got: list[dict]) -> Non
     assert len(got) == len(want), f"{len(got)} output beats, expected {len(want)}"
     for i, (g, w) in enumerate(zip(got, want, strict=True)):
         n, b = divmod(i, beats)
-        for flag in ("first", "last"):
+        for flag in ("first", "last", "phase", "beat"):
             assert g[flag] == w[flag], f"word {n} beat {b}: {flag}={g[flag]}, expected {w[flag]}"
         bad = np.flatnonzero(g["codes"] != w["codes"])
         if bad.size:
