@@ -185,10 +185,13 @@ def test_object_array_is_rejected_without_pickle(tmp_path, seed):
         capture.load(path)
 
 
-def test_not_a_zip(tmp_path):
+@pytest.mark.parametrize(
+    "content, problem", [(b"not a zip file at all", "not a zip archive"), (b"", "empty file")]
+)
+def test_not_a_zip(tmp_path, content, problem):
     path = tmp_path / "junk.npz"
-    path.write_bytes(b"not a zip file at all")
-    with pytest.raises(ValueError, match=rf"^{path}: not a capture"):
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=rf"^{path}: not a capture \(.npz\) file: {problem}"):
         capture.load(path)
 
 

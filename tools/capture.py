@@ -27,7 +27,7 @@ from model.flow import calibration, capture, digits
 from model.golden.nmpu import NMPUConfig, nmpu
 from model.golden.sar import SARConfig
 from model.golden.tile import TileConfig, adc_codes, nmpu_input
-from tools.cli import ArgumentParser, UsageError, run
+from tools.cli import ArgumentParser, UsageError, run, user_input
 
 LAYER = "fc1"
 
@@ -191,8 +191,9 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     args = parse_args(argv)
-    kw = build(args)
-    path = capture.save(args.out, **kw)
+    with user_input():  # front-end settings, calibration that does not fit, a bad capture
+        kw = build(args)
+        path = capture.save(args.out, **kw)
     prov = kw["provenance"]
     print(
         f"{path}: {kw['analog'].shape[0]} vectors x {kw['analog'].shape[2]} columns; "

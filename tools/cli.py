@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 
@@ -17,10 +18,22 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+@contextlib.contextmanager
+def user_input():
+    """Inside, a ``ValueError``/``TypeError`` is a problem with the user's input (the config
+    classes, capture loader and calibration name the parameter or field): a ``UsageError``.
+    Outside, such errors are bugs and keep their traceback."""
+    try:
+        yield
+    except (ValueError, TypeError) as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run(main, argv=None) -> int:
-    """Call ``main(argv)``; a ``UsageError`` or ``ValueError`` becomes one line and status 2."""
+    """Call ``main(argv)``; a ``UsageError`` or an ``OSError`` (a file that cannot be read)
+    becomes one line on stderr and exit status 2."""
     try:
         return main(argv)
-    except (UsageError, ValueError, OSError) as exc:
+    except (UsageError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -23,7 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from tools.cli import ArgumentParser, UsageError, run
+from tools.cli import ArgumentParser, UsageError, run, user_input
 
 
 def config_dict(path: str | None, sets: list[str], what: str) -> dict:
@@ -70,11 +70,9 @@ def _main(argv: list[str] | None) -> int:
     from model.golden.tile import TileConfig
 
     out = Path(args.out)
-    try:
+    with user_input():
         nmpu_cfg = NMPUConfig.from_dict(config_dict(args.nmpu_config, args.nmpu_set, "nmpu"))
         sar_cfg = SARConfig.from_dict(config_dict(args.sar_config, args.sar_set, "sar"))
-    except TypeError as exc:  # e.g. a JSON list where a number belongs
-        raise UsageError(str(exc)) from None
 
     def write(name: str, component, cfg_dict: dict, note: str) -> None:
         write_verilog(component, name, out / f"{name}.v")

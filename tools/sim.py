@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from tb.runner import SIMULATORS
-from tools.cli import ArgumentParser, UsageError, run
+from tools.cli import ArgumentParser, UsageError, run, user_input
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CAPTURE = REPO / "captures" / "builtin_digits.npz"
@@ -102,9 +102,10 @@ def _main(argv: list[str] | None) -> int:
         fe = dict(zip(("mismatch", "offset", "noise"), adc_values, strict=True))
         fe["seed"] = args.adc_seed
     capture = Path(args.capture) if args.capture else DEFAULT_CAPTURE
-    cap = load(capture)  # a bad capture file: one line naming the file and field
-    if fe:  # bad front-end values: one line naming the parameter, before any build
-        AnalogFrontEnd.sample(cap.sar_config, **fe)
+    with user_input():  # a bad file or front end: one line naming it, before any build
+        cap = load(capture)
+        if fe:
+            AnalogFrontEnd.sample(cap.sar_config, **fe)
     return run_capture(args.sim, capture, args.seed, front_end=fe)
 
 

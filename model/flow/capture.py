@@ -284,6 +284,12 @@ def load(path: str | Path) -> Capture:
     """Read and validate a capture file; ``ValueError`` names the file and field on any defect."""
     path = Path(path)
     ck = _Checker(path)
+    if path.is_file() and not zipfile.is_zipfile(path):  # numpy would call it pickled data
+        size = path.stat().st_size
+        raise ValueError(
+            f"{path}: not a capture (.npz) file: "
+            + ("empty file" if size == 0 else f"not a zip archive ({size} bytes)")
+        )
     try:
         npz = np.load(path, allow_pickle=False)
     except FileNotFoundError:
