@@ -38,12 +38,6 @@ def _fields(layout: data.Layout) -> dict[str, _Field]:
     return out
 
 
-def _to_bits(word: int, width: int) -> np.ndarray:
-    nbytes = (width + 7) // 8 or 1
-    raw = np.frombuffer(int(word).to_bytes(nbytes, "little"), np.uint8)
-    return np.unpackbits(raw, bitorder="little")[:width]
-
-
 def _from_bits(bits: np.ndarray) -> int:
     return int.from_bytes(np.packbits(bits.astype(np.uint8), bitorder="little").tobytes(), "little")
 
@@ -63,16 +57,13 @@ class Codec:
         self.fields = _fields(layout)
 
     def unpack(self, word: int) -> dict:
-        bits = _to_bits(word, self.width)
-        out = {}
-        for name, f in self.fields.items():
-            n = f.count or 1
-            chunk = bits[f.offset : f.offset + n * f.width].reshape(n, f.width).astype(np.int64)
-            values = chunk @ (np.int64(1) << np.arange(f.width, dtype=np.int64))
-            if f.signed:
-                values = np.where(chunk[:, -1] == 1, values - (1 << f.width), values)
-            out[name] = values if f.count is not None else int(values[0])
-        return out
+        """One word: ``{field: int, or int64 array for an array field}``."""
+        return {
+            name: values[0] if f.count is not None else int(values[0])
+            for (name, values), f in zip(
+                self.unpack_many([word]).items(), self.fields.values(), strict=True
+            )
+        }
 
     def unpack_many(self, words) -> dict:
         """Many words at once: ``{field: array [len(words)] or [len(words), count]}``."""
