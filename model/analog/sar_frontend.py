@@ -23,6 +23,18 @@ Let ``N = 2**out_width`` and ``LSB = 2 / N`` of the normalised full scale.
   in LSB. With zero offset and noise the comparison is exact, so ideal weights
   give exactly ``code = clip(floor(x), 0, N - 1)`` -- the ideal quantiser of
   DESIGN 4.5 -- for binary *and* for valid redundant weight sets.
+* Gain error and compression (DESIGN 9; both off by default, so the default
+  path is bit-identical to a model without them). Per column ``c`` the
+  clipped input passes ``u = g[c] * f_c(clip(v, -1, 1))`` before it is held,
+  with ``f_c(v) = tanh(a[c] v) / a[c]`` (``f_c(v) = v`` when ``a[c] = 0``): a
+  compressive transfer with unity small-signal gain, as a current-mode
+  read-out saturating towards full scale, and ``g[c]`` the column's
+  input-referred gain (a reference error of factor ``r`` is ``g = 1 / r``).
+  ``x = (u + 1) / 2 * N`` is then not clipped again: a ``u`` beyond full scale
+  saturates the code. :meth:`AnalogFrontEnd.sample` draws ``g[c] = max(1 +
+  gain * N(0, 1), 1/4)`` and ``a[c] = compression * (1 + U(-0.5, 0.5))`` from a
+  stream of its own (keyed by the seed), so an instance's capacitors and
+  offsets do not change when these terms are turned on.
 * Noise draws are counter based: the draw for (seed, vector index, step,
   column) is a fixed hash of those four integers (splitmix64, Box-Muller), so
   it does not depend on how calls are batched or ordered.
@@ -71,6 +83,23 @@ def counter_normal(seed: int, vector_index, step: int, column) -> np.ndarray:
     return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
 
 
+def _draw_transfer(columns: int, gain: float, compression: float, seed: int):
+    """Per-column gain ``max(1 + gain N(0,1), 1/4)``, compression ``compression (1/2 + U(0,1))``.
+
+    From a stream of their own, so the capacitor and offset draws of an
+    instance do not depend on whether these terms are on.
+    """
+    g, a = np.ones(columns), np.zeros(columns)
+    if gain or compression:
+        rng = np.random.default_rng([int(seed), 0x6A1])
+        z, u = rng.standard_normal(columns), rng.random(columns)
+        if gain:
+            g = np.maximum(1.0 + gain * z, 0.25)
+        if compression:
+            a = compression * (0.5 + u)
+    return g, a
+
+
 @dataclass(frozen=True, eq=False)
 class AnalogFrontEnd:
     """Analog model of the column ADCs: CDAC weights, comparator offset and noise.
@@ -87,6 +116,12 @@ class AnalogFrontEnd:
         (vector, step, column) decision from :func:`counter_normal`.
     seed : int
         Key of the noise draws (and of the mismatch/offset draws in :meth:`sample`).
+    gain : float64 array [columns] or None
+        Input-referred per-column gain ``g[c]`` (reference error); None: all 1,
+        or drawn from ``params["gain"]`` and ``seed`` as :meth:`sample` draws it.
+    compression : float64 array [columns] or None
+        Per-column compression strength ``a[c] >= 0`` of ``tanh(a v) / a``; None:
+        all 0 (linear), or drawn from ``params["compression"]`` and ``seed``.
     """
 
     weights: np.ndarray
@@ -95,6 +130,8 @@ class AnalogFrontEnd:
     seed: int = 0
     out_width: int = 8
     params: dict = field(default_factory=dict)
+    gain: np.ndarray | None = None
+    compression: np.ndarray | None = None
 
     def __post_init__(self):
         w = np.array(self.weights, dtype=np.float64)
@@ -109,6 +146,39 @@ class AnalogFrontEnd:
             raise ValueError(f"AnalogFrontEnd.noise must be >= 0, not {self.noise!r}")
         w.flags.writeable = False
         off.flags.writeable = False
+        drawn = None
+        if self.gain is None or self.compression is None:
+            # Derived from the recorded settings, so a copy built from (weights, offset,
+            # params) -- e.g. adc_metrics.noise_free -- keeps the same instance.
+            drawn = _draw_transfer(
+                w.shape[0],
+                float((self.params or {}).get("gain", 0.0)),
+                float((self.params or {}).get("compression", 0.0)),
+                int(self.seed),
+            )
+        for name, default in (
+            ("gain", None if drawn is None else drawn[0]),
+            ("compression", None if drawn is None else drawn[1]),
+        ):
+            value = getattr(self, name)
+            arr = np.array(default if value is None else value, dtype=np.float64)
+            if arr.shape != (w.shape[0],):
+                raise ValueError(f"AnalogFrontEnd.{name} must have shape ({w.shape[0]},)")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"AnalogFrontEnd.{name} must be finite")
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        if (self.gain <= 0).any():
+            c = int(np.flatnonzero(self.gain <= 0)[0])
+            raise ValueError(f"AnalogFrontEnd.gain[{c}] = {self.gain[c]} must be > 0")
+        if (self.compression < 0).any():
+            c = int(np.flatnonzero(self.compression < 0)[0])
+            raise ValueError(
+                f"AnalogFrontEnd.compression[{c}] = {self.compression[c]} must be >= 0"
+            )
+        object.__setattr__(
+            self, "_linear", bool((self.gain == 1.0).all() and (self.compression == 0.0).all())
+        )
         object.__setattr__(self, "weights", w)
         object.__setattr__(self, "offset", off)
         object.__setattr__(self, "noise", float(self.noise))
@@ -136,6 +206,8 @@ class AnalogFrontEnd:
         offset: float = 0.0,
         noise: float = 0.0,
         seed: int = 0,
+        gain: float = 0.0,
+        compression: float = 0.0,
     ) -> AnalogFrontEnd:
         """Draw one mismatch instance.
 
@@ -151,10 +223,25 @@ class AnalogFrontEnd:
             Comparator noise, rms LSB per decision.
         seed : int
             Seeds the mismatch and offset draws and keys the noise draws.
+        gain : float
+            Sigma of the per-column relative gain (reference) error:
+            ``g[c] = max(1 + gain * N(0, 1), 0.25)`` (0: off; the floor keeps a
+            far-tail draw from inverting or killing a column).
+        compression : float
+            Mean per-column compression strength ``a``: ``a[c] = compression *
+            (1 + U(-0.5, 0.5))`` of ``tanh(a v) / a`` (0: off, linear).
+            Both drawn from a stream of their own (see the module docstring).
         """
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"AnalogFrontEnd.sample: seed must be an integer >= 0, not {seed!r}")
-        for name, value in (("mismatch", mismatch), ("offset", offset), ("noise", noise)):
+        named = (
+            ("mismatch", mismatch),
+            ("offset", offset),
+            ("noise", noise),
+            ("gain", gain),
+            ("compression", compression),
+        )
+        for name, value in named:
             real = isinstance(value, (int, float, np.integer, np.floating))
             if not real or isinstance(value, bool) or not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"AnalogFrontEnd.sample: {name} must be >= 0, not {value!r}")
@@ -167,14 +254,35 @@ class AnalogFrontEnd:
         if offset:
             off = offset * rng.standard_normal(cfg.columns)
         params = {"mismatch": mismatch, "offset": offset, "noise": noise, "seed": int(seed)}
+        if gain or compression:  # recorded only when on: old params dicts stay as they were
+            params.update(gain=gain, compression=compression)
         return cls(w, off, noise=noise, seed=seed, out_width=cfg.out_width, params=params)
 
     def held_input(self, v) -> np.ndarray:
-        """``x = (clip(v, -1, 1) + 1) / 2 * 2**out_width``: the sampled input in LSB."""
+        """``x = (u + 1) / 2 * 2**out_width``: the sampled input in LSB.
+
+        ``u = clip(v, -1, 1)`` for a linear front end (gain 1, no compression),
+        else ``u = gain[c] * f_c(clip(v, -1, 1))`` per column (:meth:`transfer`).
+        """
         v = np.asarray(v, dtype=np.float64)
         if np.isnan(v).any():
             raise ValueError("ADC input contains NaN")
-        return (np.clip(v, -1.0, 1.0) + 1.0) / 2.0 * (1 << self.out_width)
+        u = np.clip(v, -1.0, 1.0)
+        if not self._linear:
+            u = self.transfer(u)
+        return (u + 1.0) / 2.0 * (1 << self.out_width)
+
+    def transfer(self, u) -> np.ndarray:
+        """``gain[c] * f_c(u)`` for clipped inputs ``u`` [..., columns]: the gain/compression terms.
+
+        ``f_c(u) = tanh(a[c] u) / a[c]``, and ``u`` itself where ``a[c] = 0``.
+        """
+        u = np.asarray(u, dtype=np.float64)
+        a = self.compression
+        if (a > 0).any():
+            safe = np.where(a > 0, a, 1.0)
+            u = np.where(a > 0, np.tanh(safe * u) / safe, u)
+        return self.gain * u
 
     def dac_level(self, trial_states) -> np.ndarray:
         """``D(s)`` in LSB for integer switch-state masks ``[..., columns]`` (bit i = step i)."""
