@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.framing import Framer
 from hw.param_store import ParamBanks
-from model.golden.nmpu import NMPUConfig
+from model.golden.nmpu import PARAM_FIELDS, NMPUConfig
 
 
 class LaneUnit(wiring.Component):
@@ -112,8 +112,9 @@ def input_stage(m, unit, *, columns: int, lanes: int, phases: int, column_bits: 
         unit.frame_error.eq(framer.frame_error),
     ]
     m.submodules.banks = banks = ParamBanks(
-        columns=columns, lanes=lanes, column_bits=column_bits, fields=fields, port=port
-    )
+        columns=columns, lanes=lanes, column_bits=column_bits, fields=fields, port=port,
+        address_fields=PARAM_FIELDS,
+    )  # fmt: skip
     wiring.connect(m, wiring.flipped(unit.params), banks.params)
     m.d.comb += [
         banks.vec_start.eq(framer.vec_start),

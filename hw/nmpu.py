@@ -1,8 +1,8 @@
 """The near-memory processing unit (NMPU) in Amaranth, DESIGN section 3.
 
-Per-column correction affine, phase accumulation (bit-slice shifts and
-+/- passes), first compression, batch-norm affine, second compression, ReLU
-and output saturation, ``lanes`` columns per clock. Bit-exact with
+Per-column correction affine (bypassed when ``correction`` is off), phase
+accumulation (bit-slice shifts and +/- passes), first compression, batch-norm
+affine, second compression, ReLU and output saturation, ``lanes`` columns per clock. Bit-exact with
 ``model.nmpu.nmpu``; every signal is sized from ``NMPUConfig.ranges`` so no
 intermediate can wrap.
 
@@ -148,6 +148,9 @@ class NMPU(LaneUnit):
         a_shape = signed(rg["a"].bits)
         a = [Signal(a_shape, name=f"a{j}") for j in range(lanes)]  # per lane: module docstring
         for j in range(lanes):
+            if not cfg.correction:  # bypassed: x * 1 + 0 at frac_a
+                m.d.comb += a[j].eq(self.i.payload.codes[j] << frac_a)
+                continue
             prod = self.i.payload.codes[j] * par["scale"][j]
             m.d.comb += a[j].eq(
                 (prod << (frac_a - cfg.scale_fmt.frac_bits))

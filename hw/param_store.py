@@ -20,8 +20,9 @@ class ParamBanks(wiring.Component):
     Members
     -------
     params : In(addr, data, we)
-        Writes at ``addr = field_index << column_bits | column`` (fields in the
-        order given); ``data`` carries the raw value in its low bits.
+        Writes at ``addr = field_index << column_bits | column`` (``field_index`` the
+        field's position in ``address_fields``, default the order of ``fields``);
+        ``data`` carries the raw value in its low bits.
     vec_start : In(1)
         Load the active bank from the shadow bank (a vector's first beat).
     beat : In(range(beats))
@@ -35,9 +36,15 @@ class ParamBanks(wiring.Component):
         Sticky: a write addressed a missing column or field (dropped).
     """
 
-    def __init__(self, *, columns: int, lanes: int, column_bits: int, fields: dict, port):
+    def __init__(self, *, columns: int, lanes: int, column_bits: int, fields: dict, port,
+                 address_fields: tuple | None = None):  # fmt: skip
         self.columns, self.lanes, self.column_bits = columns, lanes, column_bits
         self.fields = dict(fields)
+        # Field numbers of the address map: stored fields may be a subset (e.g. no correction).
+        self.address_fields = tuple(fields) if address_fields is None else tuple(address_fields)
+        missing = set(self.fields) - set(self.address_fields)
+        if missing:
+            raise ValueError(f"ParamBanks: fields {sorted(missing)} are not in the address map")
         self.beats = columns // lanes
         super().__init__(
             {
@@ -68,13 +75,17 @@ class ParamBanks(wiring.Component):
         port = self.params
         field_sel = port.addr[self.column_bits :]
         col_sel = port.addr[: self.column_bits]
-        addr_ok = (col_sel < self.columns) & (field_sel < len(names))
+        stored = [self.address_fields.index(f) for f in names]
+        field_ok = 0
+        for k in stored:
+            field_ok = field_ok | (field_sel == k)
+        addr_ok = (col_sel < self.columns) & field_ok
         with m.If(self.flush):
             m.d.sync += self.param_error.eq(0)
         with m.Elif(port.we & ~addr_ok):
             m.d.sync += self.param_error.eq(1)
         with m.If(port.we & addr_ok), m.Switch(field_sel):
-            for k, f in enumerate(names):
+            for k, f in zip(stored, names, strict=True):
                 with m.Case(k):
                     w = self.fields[f]
                     m.d.sync += shadow[f].word_select(col_sel, w).eq(port.data[:w])

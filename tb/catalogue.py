@@ -34,6 +34,10 @@ NMPU_CONFIGS: dict[str, NMPUConfig] = {
         columns=64, lanes=16, bn=False, activation="none", out_lsb_cut=0, out_round_bits=3
     ),
     "unsigned_input": NMPUConfig(columns=64, lanes=16, in_signed=False),
+    # Correction affine bypassed (codes enter the accumulator as x * 1 + 0); two phases.
+    "no_correction": NMPUConfig(
+        columns=32, lanes=8, correction=False, phases=2, phase_shifts=(1, 0)
+    ),
     # Three columns, one lane: a column count that is not a power of two.
     "odd_columns_one_lane": NMPUConfig(columns=3, lanes=1),
 }

@@ -163,6 +163,7 @@ UNIT_CONFIGS = {
     ),
     "no_batchnorm": NMPUConfig(columns=8, lanes=8, phases=3, bn=False, activation="none"),
     "odd_columns_one_lane": NMPU_CONFIGS["odd_columns_one_lane"],
+    "no_correction": NMPUConfig(columns=8, lanes=4, phases=2, correction=False),
 }
 
 

@@ -159,7 +159,8 @@ def oracle_unit(cfg: NMPUConfig, x: np.ndarray, p: dict) -> np.ndarray:
     """DESIGN 7 in numpy float16, one operation at a time (independent of the model)."""
     with np.errstate(all="ignore"):
         xh = x.astype(np.float16)
-        a = xh * p["scale"] + p["offset"]  # two float16 operations, each rounded
+        # Two float16 operations, each rounded (none when the correction is bypassed).
+        a = xh * p["scale"] + p["offset"] if cfg.correction else xh
         acc = None
         for k, (shift, sign) in enumerate(zip(cfg.phase_shifts, cfg.phase_signs, strict=True)):
             t = (a[:, k, :].astype(np.float32) * np.float32(sign * 2.0**shift)).astype(np.float16)
@@ -180,7 +181,7 @@ def oracle_unit_apytypes(cfg: NMPUConfig, x: np.ndarray, p: dict) -> np.ndarray:
         return APyFloatArray.from_float(np.asarray(v, np.float64), **fmt)
 
     xh = f(x.astype(np.float64))
-    a = xh * f(p["scale"]) + f(p["offset"])
+    a = xh * f(p["scale"]) + f(p["offset"]) if cfg.correction else xh
     acc = None
     for k, (shift, sign) in enumerate(zip(cfg.phase_shifts, cfg.phase_signs, strict=True)):
         ak = APyFloatArray.from_float(a.to_numpy()[:, k, :] * sign * 2.0**shift, **fmt)

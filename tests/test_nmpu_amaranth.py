@@ -230,7 +230,11 @@ def test_write_takes_effect_for_the_next_vector(seed):
 
 @pytest.mark.parametrize(
     "name, bad",
-    [("odd_columns_one_lane", "missing_column"), ("no_batchnorm", "missing_field")],
+    [
+        ("odd_columns_one_lane", "missing_column"),
+        ("no_batchnorm", "missing_field"),
+        ("no_correction", "missing_field"),
+    ],
 )
 @pytest.mark.parametrize("fault", ["first", "last"])
 def test_error_flags(name, bad, fault, seed):
@@ -243,9 +247,10 @@ def test_error_flags(name, bad, fault, seed):
     if bad == "missing_column":  # a column slot the address field has room for but no column
         assert cfg.columns < 1 << cfg.param_column_bits
         address = (PARAM_FIELDS.index("scale") << cfg.param_column_bits) | cfg.columns
-    else:  # a field this config does not have (no batch-norm)
-        assert "bn_scale" not in cfg.param_fields
-        address = cfg.param_address("bn_scale", 0)
+    else:  # a field this config does not store (no batch-norm, or no correction)
+        missing = [f for f in PARAM_FIELDS if f not in cfg.param_fields]
+        assert missing, f"{name} stores every field"
+        address = cfg.param_address(missing[0], 0)
     dut = NMPU(cfg)
     flags, got = {}, []
 

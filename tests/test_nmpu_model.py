@@ -41,10 +41,15 @@ def apy_reduce(v: apy.APyFixedArray, cut: int, round_bits: int, mode: str) -> ap
 def apy_oracle(cfg: NMPUConfig, x, p) -> np.ndarray:
     """DESIGN 3.3 in APyTypes: exact arithmetic, its own quantisation and saturation."""
     xf = apy_fixed(x, QFormat(cfg.in_width, 0, cfg.in_signed))
-    scale, offset = apy_fixed(p["scale"], cfg.scale_fmt), apy_fixed(p["offset"], cfg.offset_fmt)
+    if cfg.correction:
+        scale = apy_fixed(p["scale"], cfg.scale_fmt)
+        offset = apy_fixed(p["offset"], cfg.offset_fmt)
     acc = None
     for k, (shift, sign) in enumerate(zip(cfg.phase_shifts, cfg.phase_signs, strict=True)):
-        a = xf[:, k, :] * scale + offset
+        if cfg.correction:
+            a = xf[:, k, :] * scale + offset
+        else:  # bypassed: the code itself, at the correction's fraction bits
+            a = xf[:, k, :].cast(int_bits=WIDE, frac_bits=cfg.ranges["a"].frac)
         term = a * apy.APyFixed(1 << shift, int_bits=shift + 2, frac_bits=0)
         term = term if sign > 0 else -term
         acc = term if acc is None else acc + term
@@ -85,6 +90,7 @@ def configs(draw):
         lanes=2,
         in_width=draw(st.integers(2 if in_signed else 1, 10)),
         in_signed=in_signed,
+        correction=draw(st.booleans()),
         scale_fmt=f"UQ({draw(st.integers(1, 3))},{frac_s})",
         offset_fmt=_fmt(draw, True, 8, 4),
         phases=phases,

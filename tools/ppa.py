@@ -106,7 +106,7 @@ def synthesize(verilog: Path, top: str) -> dict:
 
 def measure(unit: str, cfg: NMPUConfig, out: Path) -> dict:
     """One unit at one configuration: synthesis figures and the derived split."""
-    name = f"{unit}_c{cfg.columns}_l{cfg.lanes}"
+    name = f"{unit}_c{cfg.columns}_l{cfg.lanes}" + ("" if cfg.correction else "_nocorr")
     verilog = write_verilog(UNITS[unit](cfg), unit, out / f"{name}.v")
     syn = synthesize(verilog, unit)
     bits = storage_bits(unit, cfg)

@@ -95,6 +95,8 @@ class FP16Unit(LaneUnit):
         fields = cfg.param_fields
         lane_words = data.ArrayLayout(PARAM_WIDTH, lanes)
         bn_fields = ("bn_scale", "bn_offset") if cfg.bn else ()
+        cor = cfg.correction
+        cor_fields = ("offset",) if cor else ()  # carried to S1
 
         def stage_layout(name: str, carry: tuple[str, ...], **extra) -> data.StructLayout:
             """One stage register: valid, vlast, the lane values ``name``, parameters carried."""
@@ -116,9 +118,12 @@ class FP16Unit(LaneUnit):
         p = [Signal(PARAM_WIDTH, name=f"p{j}") for j in range(lanes)]  # per lane: see hw.nmpu
         for j in range(lanes):
             xh = ops.from_int(m, self.i.payload.codes[j], cfg.in_width, cfg.in_signed, f"xh{j}")
-            m.d.comb += p[j].eq(ops.mul(m, xh, par["scale"][j], f"p{j}"))
+            # Correction bypassed: xh * 1.0 + 0.0 is exactly xh (the stages stay, as registers).
+            m.d.comb += p[j].eq(ops.mul(m, xh, par["scale"][j], f"p{j}") if cor else xh)
         s1_q = Signal(
-            stage_layout("p", ("offset", *bn_fields), beat=pi.beat.shape(), phase=pi.phase.shape())
+            stage_layout(
+                "p", (*cor_fields, *bn_fields), beat=pi.beat.shape(), phase=pi.phase.shape()
+            )
         )
         with m.If(advance):
             m.d.sync += [
@@ -126,15 +131,16 @@ class FP16Unit(LaneUnit):
                 s1_q.vlast.eq((pi.beat == beats - 1) & (pi.phase == phases - 1)),
                 s1_q.beat.eq(pi.beat),
                 s1_q.phase.eq(pi.phase),
-                s1_q.offset.eq(par["offset"]),
             ]
+            m.d.sync += [s1_q[f].eq(par[f]) for f in cor_fields]
             m.d.sync += [s1_q[f].eq(par[f]) for f in bn_fields]
             m.d.sync += [s1_q.p[j].eq(p[j]) for j in range(lanes)]
 
         # ----------------------------------------------------- S1: a = p + offset
         a = [Signal(PARAM_WIDTH, name=f"a{j}") for j in range(lanes)]  # per lane: see hw.nmpu
         for j in range(lanes):
-            m.d.comb += a[j].eq(ops.add(m, s1_q.p[j], s1_q.offset[j], f"a{j}"))
+            value = ops.add(m, s1_q.p[j], s1_q.offset[j], f"a{j}") if cor else s1_q.p[j]
+            m.d.comb += a[j].eq(value)
         s2_q = Signal(stage_layout("a", bn_fields, beat=pi.beat.shape(), phase=pi.phase.shape()))
         with m.If(advance):
             m.d.sync += [

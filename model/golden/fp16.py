@@ -229,7 +229,9 @@ def check_fp16_params(cfg: NMPUConfig, **given) -> dict[str, np.ndarray]:
     return out
 
 
-def fp16_unit(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=None) -> np.ndarray:
+def fp16_unit(
+    cfg: NMPUConfig, x, *, scale=None, offset=None, bn_scale=None, bn_offset=None
+) -> np.ndarray:
     """Bit-exact FP16 unit output [vectors, columns] for ADC codes ``x`` [vectors, phases, columns].
 
     DESIGN 7, every operation binary16 round-to-nearest-even, in this order::
@@ -241,13 +243,15 @@ def fp16_unit(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=Non
         z   = fp16(fp16(acc * bn_scale) + bn_offset)  if bn, else acc
         out = saturate(round_half_even(activation(z)), out_range)  NaN -> 0
 
-    ``cfg``'s fixed-point formats are unused. The parameters are numpy float16
-    arrays [columns] (raw ``uint16`` patterns are accepted too).
+    ``cfg``'s fixed-point formats are unused; ``cfg.correction = False`` bypasses the
+    correction (``a_k = xh``, exactly ``xh * 1.0 + 0.0``). The parameters are numpy
+    float16 arrays [columns] (raw ``uint16`` patterns are accepted too).
     """
     codes = check_codes(cfg, x)
     p = check_fp16_params(cfg, scale=scale, offset=offset, bn_scale=bn_scale, bn_offset=bn_offset)
     xh = fp16_from_int(codes)
-    a = fp16_add(fp16_mul(xh, p["scale"]), p["offset"])  # [vectors, phases, columns]
+    # [vectors, phases, columns]; bypassed correction: xh * 1.0 + 0.0 is exactly xh
+    a = fp16_add(fp16_mul(xh, p["scale"]), p["offset"]) if cfg.correction else xh
     acc = None
     for k, (shift, sign) in enumerate(zip(cfg.phase_shifts, cfg.phase_signs, strict=True)):
         t = fp16_ldexp(a[:, k, :], shift)

@@ -85,6 +85,12 @@ class NMPUConfig:
     in_signed: bool = True
     scale_fmt: QFormat | str = "UQ(1,7)"
     offset_fmt: QFormat | str = "Q(7,1)"
+    #: The per-column correction affine is present. ``False`` bypasses it: the code enters
+    #: the accumulator as if ``scale = 1`` and ``offset = 0`` in their formats (exactly
+    #: ``x << frac_a``), so every later stage keeps its formats; ``scale``/``offset`` are
+    #: then neither stored nor addressable (an extension of DESIGN 3.1, for area studies
+    #: and chips calibrated elsewhere).
+    correction: bool = True
     phases: int = 1
     phase_shifts: tuple[int, ...] | None = None
     phase_signs: tuple[int, ...] | None = None
@@ -118,6 +124,8 @@ class NMPUConfig:
             )
         if not isinstance(self.in_signed, bool):
             raise ValueError(f"NMPUConfig.in_signed must be a bool, not {self.in_signed!r}")
+        if not isinstance(self.correction, bool):
+            raise ValueError(f"NMPUConfig.correction must be a bool, not {self.correction!r}")
         _check_int("in_width", self.in_width, 2 if self.in_signed else 1, 32)
         for name in _FORMAT_FIELDS:
             set_(self, name, QFormat.parse(getattr(self, name), name=f"NMPUConfig.{name}"))
@@ -179,10 +187,13 @@ class NMPUConfig:
         x = int_range(self.in_width, self.in_signed)
         r["x"] = Range(*x, 0)
         frac_a = max(s.frac_bits, o.frac_bits)
-        p = _mul_range(x, (s.min_raw, s.max_raw))
-        p = (p[0] << (frac_a - s.frac_bits), p[1] << (frac_a - s.frac_bits))
-        ofs = (o.min_raw << (frac_a - o.frac_bits), o.max_raw << (frac_a - o.frac_bits))
-        r["a"] = Range(p[0] + ofs[0], p[1] + ofs[1], frac_a)
+        if self.correction:
+            p = _mul_range(x, (s.min_raw, s.max_raw))
+            p = (p[0] << (frac_a - s.frac_bits), p[1] << (frac_a - s.frac_bits))
+            ofs = (o.min_raw << (frac_a - o.frac_bits), o.max_raw << (frac_a - o.frac_bits))
+            r["a"] = Range(p[0] + ofs[0], p[1] + ofs[1], frac_a)
+        else:  # bypassed: x * 1 + 0 at frac_a
+            r["a"] = Range(x[0] << frac_a, x[1] << frac_a, frac_a)
         lo = hi = 0  # running sum after each phase
         partial_lo = partial_hi = 0  # union over all running sums: the accumulator store
         for shift, sign in zip(self.phase_shifts, self.phase_signs, strict=True):
@@ -247,8 +258,14 @@ class NMPUConfig:
 
     @property
     def param_fields(self) -> tuple[str, ...]:
-        """The per-column parameters this unit has (batch-norm's only when ``bn``)."""
-        return PARAM_FIELDS if self.bn else PARAM_FIELDS[:2]
+        """The per-column parameters this unit stores, in address-map order (the correction's
+        only when ``correction``, batch-norm's only when ``bn``)."""
+        return tuple(
+            f
+            for f in PARAM_FIELDS
+            if (self.correction or f not in ("scale", "offset"))
+            and (self.bn or f not in ("bn_scale", "bn_offset"))
+        )
 
     # -- parameter port address map (DESIGN 3.4), shared by the RTL and every driver --
 
@@ -264,8 +281,8 @@ class NMPUConfig:
 
     @property
     def param_data_width(self) -> int:
-        """Width of the parameter port's ``data``: the widest parameter format."""
-        return max(self.param_format(n).width for n in self.param_fields)
+        """Width of the parameter port's ``data``: the widest parameter format (1 if none)."""
+        return max((self.param_format(n).width for n in self.param_fields), default=1)
 
     def param_address(self, name: str, column: int) -> int:
         """Parameter-port address of ``name`` for ``column``: ``field << column_bits | column``."""
@@ -315,8 +332,8 @@ class NMPUConfig:
 def check_params(
     cfg: NMPUConfig,
     *,
-    scale,
-    offset,
+    scale=None,
+    offset=None,
     bn_scale=None,
     bn_offset=None,
     vectors: int | None = None,
@@ -375,7 +392,9 @@ def check_codes(cfg: NMPUConfig, x) -> np.ndarray:
     return np.asarray(arr, dtype=cfg.model_dtype)
 
 
-def nmpu(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=None) -> np.ndarray:
+def nmpu(
+    cfg: NMPUConfig, x, *, scale=None, offset=None, bn_scale=None, bn_offset=None
+) -> np.ndarray:
     """Bit-exact NMPU output [vectors, columns] for ADC codes ``x`` [vectors, phases, columns].
 
     Parameters are raw fixed-point integers of their formats, shape [columns], or
@@ -393,11 +412,15 @@ def nmpu(cfg: NMPUConfig, x, *, scale, offset, bn_scale=None, bn_offset=None) ->
     )
     rg = cfg.ranges
 
-    # Stage 0: per-phase correction affine, aligned to the finer of the two formats.
+    # Stage 0: per-phase correction affine, aligned to the finer of the two formats
+    # (bypassed: x * 1 + 0 at the same fraction bits).
     frac_a = rg["a"].frac
-    per_phase = {k: v[..., None, :] for k, v in p.items()}  # broadcast over phases
-    a = align(x * per_phase["scale"], cfg.scale_fmt.frac_bits, frac_a)
-    a += align(per_phase["offset"], cfg.offset_fmt.frac_bits, frac_a)
+    if cfg.correction:
+        per_phase = {k: v[..., None, :] for k, v in p.items()}  # broadcast over phases
+        a = align(x * per_phase["scale"], cfg.scale_fmt.frac_bits, frac_a)
+        a += align(per_phase["offset"], cfg.offset_fmt.frac_bits, frac_a)
+    else:
+        a = align(x, 0, frac_a)
     # Stage 1: shift-and-add accumulation over phases.
     acc = None
     for k, (shift, sign) in enumerate(zip(cfg.phase_shifts, cfg.phase_signs, strict=True)):
