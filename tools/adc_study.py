@@ -70,7 +70,8 @@ class StudyConfig:
     other_seeds: tuple[int, ...] = (2, 3, 4)
     chip_seed: int = 7
     seed: int = 0
-    epochs: dict = field(default_factory=lambda: {"mlp": 30, "cnn": 12})
+    epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 15})
+    lr: float = 2e-3
     cal_images: dict = field(default_factory=lambda: {"mlp": None, "cnn": 400})
     rtl_sims: tuple[str, ...] = ("icarus", "verilator")
     rtl_vectors: int = 64
@@ -242,6 +243,7 @@ class Study:
                             xcfg=CROSSBAR,
                             distribution=variant == "distribution",
                             epochs=c.epochs[name],
+                            lr=c.lr,
                             seed=c.seed,
                         )
                         self.log(f"  trained {name} {lname} k={k} {variant} in "
@@ -335,7 +337,7 @@ class Study:
                     "variant": variant,
                     "calibration": calibration,
                     "active_steps": k,
-                    "adc_front_end": front_end,
+                    **front_end_provenance(front_end),
                     "seed": c.seed,
                     "command": f"python -m tools.adc_study --seed {c.seed}",
                 },
@@ -365,6 +367,23 @@ class Study:
                 self.log(f"  RTL {sim}: {name}: {v} vectors, {bad} mismatches")
             self.rows[i].update(rtl_checked=True, rtl_mismatches=total, rtl=detail,
                                 rtl_capture=str(path))  # fmt: skip
+
+
+def front_end_provenance(front_end: dict) -> dict:
+    """``adc_front_end`` for the capture's provenance, when the capture schema knows every key.
+
+    The capture loader (``model.flow.capture``) checks ``adc_front_end`` against its own
+    list of ``AnalogFrontEnd.sample`` keys; until that list has ``gain`` and
+    ``compression``, a front end using them is recorded as ``adc_front_end_study`` (so
+    ``make sim CAPTURE=...`` without ``--adc-*`` options would use the ideal front end;
+    the study passes the front end to the bench explicitly).
+    """
+    from model.flow import capture
+
+    known = getattr(capture, "FRONT_END_KEYS", ("mismatch", "offset", "noise", "seed"))
+    if set(front_end) <= set(known):
+        return {"adc_front_end": front_end}
+    return {"adc_front_end_study": front_end}
 
 
 def replace_cfg(cfg: NMPUConfig, **kw) -> NMPUConfig:
