@@ -17,7 +17,7 @@ BUILD_DIR ?=
 SIM_ARGS ?=
 JOBS   ?= 2
 
-.PHONY: sim test rtl bench ppa adc-report capture lint deps deps-aihwkit deps-yosys clean
+.PHONY: sim test rtl bench ppa adc-report adc-study capture lint deps deps-aihwkit deps-yosys clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ ppa: $(STAMP) deps-yosys
 
 adc-report: $(STAMP)
 	$(PY) -m tools.adc_report --out build/reports
+
+# ADC-aware training vs per-column calibration (torch from the aihwkit extra; Icarus,
+# Verilator and Yosys for the RTL rows and the correction-stage area). ~15-25 min.
+adc-study: deps deps-aihwkit
+	$(PY) -m tools.adc_study --out build/reports $(ADC_STUDY_ARGS)
 
 # Regenerate the committed captures (same seeds -> same files).
 capture: deps-aihwkit

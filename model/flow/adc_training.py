@@ -184,13 +184,13 @@ def held_input_torch(fe: AnalogFrontEnd, v: torch.Tensor) -> torch.Tensor:
     """``AnalogFrontEnd.held_input(v) + offset`` in torch (same float64 operations)."""
     u = torch.clamp(v, -1.0, 1.0)
     if not fe._linear:
-        a = torch.as_tensor(fe.compression)
+        a = torch.tensor(fe.compression)
         if (a > 0).any():
             safe = torch.where(a > 0, a, torch.ones_like(a))
             u = torch.where(a > 0, torch.tanh(safe * u) / safe, u)
-        u = torch.as_tensor(fe.gain) * u
+        u = torch.tensor(fe.gain) * u
     x = (u + 1.0) / 2.0 * float(1 << fe.out_width)
-    return x + torch.as_tensor(fe.offset)
+    return x + torch.tensor(fe.offset)
 
 
 def sar_codes_torch(
@@ -404,7 +404,7 @@ def evaluate(
     if calibration_mode not in ("none", "per_column", "nominal"):
         raise ValueError(f"calibration_mode must be none, per_column or nominal, not "
                          f"{calibration_mode!r}")  # fmt: skip
-    x = np.asarray(x, dtype=np.float64)
+    x = np.array(x, dtype=np.float64)  # a writable copy (torch wraps it)
     n_test = len(x)
     if calibration_mode == "per_column":
         if x_cal is None:

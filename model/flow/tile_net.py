@@ -220,7 +220,7 @@ def fit(
     torch.set_num_threads(1)
     rng = np.random.default_rng(seed)
     xt = torch.as_tensor(np.array(x, dtype=np.float64))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.int64))
+    yt = torch.as_tensor(np.array(y, dtype=np.int64))
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for _ in range(epochs):
         order = rng.permutation(len(yt))

@@ -1,0 +1,65 @@
+"""``make adc-study --quick``: report fields, what it measures, one row on the RTL (Icarus)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from model.flow import digits
+from tools import adc_study
+
+FIELDS = (
+    "training",
+    "calibration",
+    "adc_ideal",
+    "active_steps",
+    "eval_instance",
+    "accuracy",
+    "rtl_checked",
+    "rtl_mismatches",
+    "decisions_per_conversion",
+    "nonidealities",
+)
+
+
+@pytest.mark.cocotb
+def test_quick_study_report_and_rtl_row(build_dir, capsys):
+    out = build_dir / "reports"
+    assert adc_study.main(["--quick", "--out", str(out), "--rtl-sim", "icarus"]) == 0
+    text = capsys.readouterr().out
+    assert "seed 0" in text
+    report = json.loads((out / "adc_study.json").read_text())
+    assert (out / "adc_study.png").stat().st_size > 10_000
+    float_acc = digits.float_accuracy(digits.get_mlp())
+    assert report["float_accuracy"] == pytest.approx(float_acc, abs=1e-12)
+    rows = report["rows"]
+    for r in rows:
+        missing = [f for f in FIELDS if f not in r]
+        assert not missing, f"row {r['training']} {r['active_steps']}: missing {missing}"
+        if r["active_steps"] is not None:
+            assert r["decisions_per_conversion"] == r["active_steps"]
+
+    def acc(k, training, calibration, instance, variant=None):
+        (hit,) = [
+            r for r in rows
+            if r["adc_level"] == "harsh" and r["active_steps"] == k and r["training"] == training
+            and r["calibration"] == calibration and r["eval_instance"] == instance
+            and r["variant"] == variant
+        ]  # fmt: skip
+        return hit
+
+    # The harsh level is harsh: the uncalibrated float network loses >= 3 points.
+    assert acc(8, "float", "none", "same")["accuracy"] <= float_acc - 0.03
+    assert acc(8, "float", "none", "same")["nonidealities"]["gain_sigma"] == 0.3
+    # Calibration and ADC-aware training both recover it on the instance they know.
+    for k in (8, 4):
+        cal = acc(k, "float", "per_column", "same")["accuracy"]
+        chip = acc(k, "adc_aware", "none", "same", "chip_specific")
+        assert chip["accuracy"] >= cal - 0.01, f"k={k}: chip-specific {chip['accuracy']} vs {cal}"
+    # The RTL row: the trained layer as a capture, bit-exact on Icarus.
+    checked = [r for r in rows if r["rtl_checked"]]
+    assert len(checked) == 1 and checked[0]["active_steps"] == 4
+    assert checked[0]["rtl_mismatches"] == 0 and checked[0]["rtl"]["icarus"]["vectors"] == 16
+    assert not any(r["rtl_mismatches"] for r in rows if not r["rtl_checked"])
+    assert report["goals"]["mlp"]["per_active_steps"]["4"]["chip_goal_met"] is True
