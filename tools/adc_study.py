@@ -504,6 +504,34 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown(report: dict) -> str:
+    """The accuracy table as markdown: one line per (network, level, method), one column per k."""
+    rows = [r for r in report["rows"] if r["active_steps"] is not None]
+    ks = sorted({r["active_steps"] for r in rows}, reverse=True)
+    groups: dict = {}
+    for r in rows:
+        key = (r["network"], r["adc_level"], r["training"], r["variant"] or "-",
+               r["calibration"], r["eval_instance"])  # fmt: skip
+        groups.setdefault(key, {})[r["active_steps"]] = r
+    head = "| network | ADC | training | variant | calibration | eval | " + " | ".join(
+        f"k={k}" for k in ks
+    )
+    lines = [head + " |", "|" + "---|" * (6 + len(ks))]
+    for net, flt in report["float_accuracy_per_network"].items():
+        lines.append(f"| {net} | (float network) | float | - | - | - | "
+                     + " | ".join(f"{100 * flt:.2f}" for _ in ks) + " |")  # fmt: skip
+        for key, by_k in groups.items():
+            if key[0] != net:
+                continue
+            cells = []
+            for k in ks:
+                r = by_k.get(k)
+                mark = "" if r is None or not r["rtl_checked"] else f" (RTL {r['rtl_mismatches']})"
+                cells.append("-" if r is None else f"{100 * r['accuracy']:.2f}{mark}")
+            lines.append("| " + " | ".join(str(x) for x in key) + " | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot(report: dict, path: Path) -> None:
     import matplotlib
 
@@ -617,10 +645,11 @@ def _main(argv) -> int:
     report = study.run()
     (args.out / "adc_study.json").write_text(json.dumps(report, indent=1) + "\n")
     plot(report, args.out / "adc_study.png")
+    (args.out / "adc_study.md").write_text(markdown(report) + "\n")
     print(table(report))
     print(summary(report))
-    print(f"seed {cfg.seed}; {report['seconds']} s; wrote {args.out / 'adc_study.json'} and "
-          f"{args.out / 'adc_study.png'}")  # fmt: skip
+    print(f"seed {cfg.seed}; {report['seconds']} s; wrote {args.out / 'adc_study.json'}, "
+          f"adc_study.md and adc_study.png")  # fmt: skip
     return 0
 
 
