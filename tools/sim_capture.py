@@ -92,9 +92,9 @@ def error_plot(err: np.ndarray, path: Path, title: str) -> Path:
 def accuracy_line(cap: Capture, hw_out: np.ndarray) -> str:
     """Accuracy with the capture's own network, or why it is not available."""
     if cap.head is None:
-        return "accuracy           : not available (capture has no network head)"
+        return "accuracy: not available (capture has no network head)"
     if cap.labels is None:
-        return "accuracy           : not available (capture has no labels)"
+        return "accuracy: not available (capture has no labels)"
     acc_hw, acc_float = cap.accuracy(hw_out), cap.accuracy(cap.reference)
     return (
         f"accuracy           : {100 * acc_hw:.2f} % with the hardware's activations, "

@@ -1,0 +1,124 @@
+"""``make sim`` (tools.sim / tools.sim_capture) around the simulation: build folders, the size
+guard, accuracy with the capture's own network, the error PNG, the mismatch report, waves,
+progress lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model.flow import capture
+from tb.progress import Progress, format_seconds
+from tb.runner import CocotbFailure, RunResult, waves_requested
+from tests.test_capture import _valid_kwargs
+from tools import sim_capture
+from tools.sim import main as sim_main
+
+
+def test_build_folders_differ_for_same_file_name(tmp_path):
+    a = sim_capture.build_folder(tmp_path / "x" / "cap.npz")
+    b = sim_capture.build_folder(tmp_path / "y" / "cap.npz")
+    assert a != b and a.parent == b.parent == sim_capture.BUILD_ROOT
+    assert a.name.startswith("cap-") and a == sim_capture.build_folder(tmp_path / "x" / "cap.npz")
+    assert sim_capture.build_folder(Path("c.npz"), tmp_path).parent == tmp_path
+
+
+def test_size_guard_is_one_line_exit_2_with_override_named(tmp_path, seed, capsys, monkeypatch):
+    kw = _valid_kwargs(seed, vectors=5, columns=8)
+    path = capture.save(tmp_path / "big.npz", **kw)
+    monkeypatch.setattr(sim_capture, "MAX_VALUES", 39)  # 5 x 1 x 8 = 40 values
+    assert sim_main(["--capture", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "big.npz: field 'analog': 5 vectors x 1 phases" in err, err
+    assert "--allow-large" in err
+
+
+def test_accuracy_uses_the_captures_head_or_says_not_available(tmp_path, seed):
+    kw = _valid_kwargs(seed)
+    cap = capture.load(capture.save(tmp_path / "h.npz", **kw))
+    line = sim_capture.accuracy_line(cap, np.rint(cap.reference))
+    assert "with the hardware's activations" in line and "head of 2 layer(s)" in line
+    del kw["head"]
+    bare = capture.load(capture.save(tmp_path / "n.npz", **kw))
+    line = sim_capture.accuracy_line(bare, bare.reference)
+    assert line == "accuracy: not available (capture has no network head)"
+
+
+def test_error_plot_writes_a_png(tmp_path, seed):
+    err = np.random.default_rng(seed).normal(scale=3, size=(50, 12))
+    path = sim_capture.error_plot(err, tmp_path / "e.png", "test")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_mismatch_prints_summary_and_first_mismatches(tmp_path, seed, capsys, monkeypatch):
+    """A failing bench: the figures and the first mismatches are printed, then FAIL (1)."""
+    kw = _valid_kwargs(seed)
+    path = capture.save(tmp_path / "m.npz", **kw)
+    errors = [f"activation: vector {v} beat 0 column 3 data: expected 4, got 5" for v in range(12)]
+
+    def failing(capture_path, *, build_dir, **_):
+        build_dir.mkdir(parents=True, exist_ok=True)
+        fig = {"vectors": 5, "columns": 8, "conversions": 5, "adc_values_checked": 80,
+               "activation_values_checked": 50, "adc_mismatches": 0, "cycles": 100,
+               "activation_mismatches": 12, "errors": errors, "seconds": 1.0}  # fmt: skip
+        (build_dir / "summary.jsonl").write_text(json.dumps(fig) + "\n")
+        res = RunResult(1, 1, 0.1, 0.2, build_dir / "results.xml")
+        raise CocotbFailure("icarus: 1 of 1 cocotb tests failed", res)
+
+    monkeypatch.setattr(sim_capture, "run_tile_capture", failing)
+    status = sim_capture.run_capture("icarus", path, 1, build_root=tmp_path / "b")
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "mismatches         : 12 (ADC codes or decisions 0, activations 12)" in out, out
+    assert out.count("  mismatch         : activation: vector") == sim_capture.SHOW_MISMATCHES
+    assert "vector 0 beat 0 column 3" in out and "RESULT             : FAIL" in out
+
+
+def test_waves_setting(monkeypatch):
+    monkeypatch.delenv("WAVES", raising=False)
+    assert waves_requested(True) and not waves_requested(False)
+    monkeypatch.setenv("WAVES", "1")
+    assert waves_requested(False)
+    monkeypatch.setenv("WAVES", "0")
+    assert not waves_requested(True)
+
+
+def test_progress_lines_rate_and_time_left():
+    now = [0.0]
+    lines: list[str] = []
+    p = Progress(100, lines.append, interval=5.0, clock=lambda: now[0])
+    now[0] = 2.0
+    p.update(10)  # before the interval: silent
+    now[0] = 10.0
+    p.update(25)
+    now[0] = 12.0
+    p.update(30)  # within the interval of the last line
+    now[0] = 20.0
+    p.update(100)  # done: no line
+    assert lines == ["progress: 25/100 vectors (25 %), 2.5 vectors/s, about 30 s left"]
+    assert format_seconds(75) == "1 min 15 s" and format_seconds(4000) == "1 h 06 min"
+
+
+@pytest.mark.cocotb
+def test_waves_file_written_and_named(tmp_path, seed, capsys):
+    """make sim WAVES=1 on a tiny imported capture: an FST file, its path printed."""
+    from tools.capture import main as capture_main
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(scale=0.3, size=(16, 8))
+    x = rng.uniform(-1, 1, size=(12, 16))
+    src = tmp_path / "src.npz"
+    np.savez(src, analog_mac=x @ w, ideal_mac=x @ w)
+    cap = tmp_path / "tiny.npz"
+    assert capture_main(["import", str(src), "--out", str(cap), "--lanes", "4"]) == 0
+    capsys.readouterr()
+    argv = ["--capture", str(cap), "--waves", "--build-dir", str(tmp_path / "b")]
+    assert sim_main(argv) == 0
+    out = capsys.readouterr().out
+    line = next(s for s in out.splitlines() if s.startswith("waveform"))
+    fst = Path(line.split(":", 1)[1].split()[0])
+    assert fst.suffix == ".fst" and fst.stat().st_size > 1000 and fst.is_relative_to(tmp_path)
+    assert "\naccuracy: not available (capture has no network head)\n" in out
