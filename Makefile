@@ -76,6 +76,8 @@ adc-study: deps deps-aihwkit
 capture: deps-aihwkit
 	$(PY) -m tools.capture --simulator builtin --out captures/builtin_digits.npz
 	$(PY) -m tools.capture --simulator aihwkit --out captures/aihwkit_digits.npz
+	$(PY) -m tools.capture --simulator builtin --out captures/builtin_digits_256.npz \
+	  --vectors 48 --hidden 256 --lanes 64 --input-bits 4 --mlp-cache captures/digits_mlp_256x4.npz
 
 clean:
 	rm -rf build

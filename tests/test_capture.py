@@ -289,6 +289,22 @@ def test_committed_capture_is_valid_and_small(name):
     assert cap.vectors >= 200 and cap.columns == cap.nmpu_config.columns
     assert cap.labels is not None
     assert cap.provenance["command"].startswith("python -m tools.capture")
+    # Version 2 with the digits MLP's second layer: accuracy with the capture's own network.
+    assert cap.schema_version == 2 and len(cap.head.layers) == 1 and cap.head.classes == 10
+    assert cap.accuracy(cap.reference) == pytest.approx(cap.provenance["float_accuracy"])
+
+
+def test_committed_paper_tile_capture():
+    """The paper's tile: 256 columns in 64 lanes, 4 bit-sliced input phases, < 1 MB."""
+    path = REPO / "captures" / "builtin_digits_256.npz"
+    assert path.stat().st_size < 1 << 20
+    cap = capture.load(path)
+    n = cap.nmpu_config
+    assert (cap.columns, n.lanes, cap.phases) == (256, 64, 4)
+    assert n.phase_shifts == (0, 1, 2, 3) and n.phase_signs == (1, 1, 1, 1)
+    assert 32 <= cap.vectors <= 64 and cap.head.inputs == 256 and cap.head.classes == 10
+    assert cap.accuracy(cap.reference) == pytest.approx(cap.provenance["float_accuracy"])
+    assert "--input-bits 4" in cap.provenance["command"]
 
 
 def assert_regenerates(path: Path, atol: float, tmp_dir: Path) -> None:
