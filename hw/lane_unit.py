@@ -1,5 +1,5 @@
 """What every lane-parallel post-processing unit shares (``hw.nmpu.NMPU``, ``hw.fp16.unit``):
-the input handshake, the framing and the per-column parameter banks.
+the input handshake, the framing and the per-column parameter memories.
 
 :func:`input_stage` builds them into a unit's module from its ports (``i``,
 ``o``, ``params``, ``flush``, ``frame_error``, ``param_error``), so the two

@@ -91,9 +91,8 @@ class NMPU(LaneUnit):
     o : Out(stream.Signature(StructLayout{data: ArrayLayout(out_shape, lanes), last}))
         Outputs in column order, ``beats`` per vector, ``last`` on the last beat.
     params : In(ParamPortSignature)
-        Per-column parameter writes. A write lands in a shadow bank; the active
-        bank is loaded from it when the first beat of a vector is accepted, so a
-        write takes effect for the vectors whose first beat is accepted after it.
+        Per-column parameter writes, held in two-slot memories (``hw.param_store``):
+        a write takes effect for the vectors whose first beat is accepted after it.
     flush : In(1)
         Abort everything in flight (pipeline and output register included) and
         expect a vector start; clears the error flags, keeps the parameters.
@@ -104,7 +103,7 @@ class NMPU(LaneUnit):
         Sticky: a write addressed a missing column or field (the write is dropped).
 
     A reset clears the pipeline, the framing state and the error flags, but not
-    the parameter banks (storage, like the memory a chip would hold them in).
+    the parameter memories (storage, as a chip would hold them).
     Handshake, framing and parameter storage are shared with the FP16 unit
     (``hw.lane_unit.input_stage``).
     """

@@ -1,21 +1,42 @@
-"""Per-column parameter storage of a lane-parallel unit: a shadow bank written through the
-parameter port and an active bank loaded from it at each vector start.
+"""Per-column parameter storage of a lane-parallel unit, held in memories as silicon would hold
+it: one two-slot register file per field, written through the parameter port and read one
+beat (``lanes`` columns) per clock.
 
-A write takes effect for the vectors whose first beat is accepted after it
-(the first beat itself reads the shadow bank). The banks are storage: a
-reset does not clear them (``reset_less``), as the memory a chip would hold
-them in. Shared by ``hw.nmpu.NMPU`` and ``hw.fp16.unit.FP16Unit``.
+Semantics (DESIGN 3.4): a write takes effect for the vectors whose first beat is accepted
+after it (the first beat accepted at the write's own clock edge does not see it).
+
+Organisation, per field of width ``w``:
+
+* an Amaranth ``lib.memory.Memory`` of ``beats`` rows; row ``b`` holds the columns of beat
+  ``b`` (``b*lanes .. b*lanes+lanes-1``), each in two slots: slot ``s`` of lane ``j`` at bits
+  ``[(s*lanes + j)*w, (s*lanes + j + 1)*w)``. One write port with granularity ``w`` (one
+  column's slot per write), one asynchronous read port (register-file style: the datapath
+  reads the beat's row in the clock it accepts the beat, so the pipeline and its latency are
+  those of the former flip-flop banks);
+* two state bits per column, in flip-flops: ``sel`` (the slot holding the column's latest
+  write) and ``pend`` (that write landed after the current vector started, so the current
+  vector still reads the other slot). A vector start clears every ``pend``; a write to a
+  column whose ``pend`` is clear goes to the other slot and sets ``pend``; a second write in
+  the same vector overwrites the pending slot. The slot a lane reads is
+  ``sel ^ (pend & ~vec_start)``.
+
+So ``2 x columns x w`` bits of memory (the size of the former shadow and active banks) plus
+``2 x columns`` state flip-flops per field replace ``2 x columns x w`` flip-flops and the
+bank-to-bank copy. Storage is not cleared by a reset (a memory; ``sel`` is ``reset_less``);
+a reset clears ``pend``, so every write before it is in force. Shared by ``hw.nmpu.NMPU``
+and ``hw.fp16.unit.FP16Unit`` (``hw.lane_unit.input_stage``).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 
 class ParamBanks(wiring.Component):
-    """Shadow and active banks of ``fields`` (name -> raw width) for ``columns`` columns.
+    """Two-slot memories of ``fields`` (name -> raw width) for ``columns`` columns.
 
     Members
     -------
@@ -24,16 +45,24 @@ class ParamBanks(wiring.Component):
         field's position in ``address_fields``, default the order of ``fields``);
         ``data`` carries the raw value in its low bits.
     vec_start : In(1)
-        Load the active bank from the shadow bank (a vector's first beat).
+        A vector's first beat is accepted this clock: the writes before this edge are in
+        force from this beat on.
     beat : In(range(beats))
         The beat whose lanes' parameters ``lanes_<field>`` presents.
     flush : In(1)
-        Clears ``param_error``; the banks are kept.
+        Clears ``param_error``; the parameters are kept.
     lanes_<field> : Out(lanes * width)
-        This beat's parameters, lane j at ``[j*width, (j+1)*width)`` (from the
-        shadow bank when ``vec_start``).
+        This beat's parameters in force, lane j at ``[j*width, (j+1)*width)``
+        (combinational from ``beat`` and ``vec_start``).
     param_error : Out(1)
         Sticky: a write addressed a missing column or field (dropped).
+
+    Attributes
+    ----------
+    memory_bits : int
+        Bits held in the memories (``2 * columns * sum(widths)``).
+    state_flip_flops : int
+        Slot-state flip-flops (``2 * columns * len(fields)``).
     """
 
     def __init__(self, *, columns: int, lanes: int, column_bits: int, fields: dict, port,
@@ -46,6 +75,8 @@ class ParamBanks(wiring.Component):
         if missing:
             raise ValueError(f"ParamBanks: fields {sorted(missing)} are not in the address map")
         self.beats = columns // lanes
+        self.memory_bits = 2 * columns * sum(self.fields.values())
+        self.state_flip_flops = 2 * columns * len(self.fields)
         super().__init__(
             {
                 "params": In(port),
@@ -61,17 +92,26 @@ class ParamBanks(wiring.Component):
         """The ``lanes_<name>`` output port."""
         return getattr(self, f"lanes_{name}")
 
+    def _decode_column(self, m: Module, col_sel):
+        """(row, lane) of column ``col_sel``: bit fields when ``lanes`` is a power of two,
+        else a constant table."""
+        lanes, beats = self.lanes, self.beats
+        row = Signal(range(max(2, beats)), name="wr_row")
+        lane = Signal(range(max(2, lanes)), name="wr_lane")
+        if lanes & (lanes - 1) == 0:
+            lane_bits = lanes.bit_length() - 1
+            m.d.comb += [lane.eq(col_sel[:lane_bits]), row.eq(col_sel[lane_bits:])]
+        else:
+            with m.Switch(col_sel):
+                for c in range(self.columns):
+                    with m.Case(c):
+                        m.d.comb += [row.eq(c // lanes), lane.eq(c % lanes)]
+        return row, lane
+
     def elaborate(self, platform):
         m = Module()
+        lanes, beats, columns = self.lanes, self.beats, self.columns
         names = list(self.fields)
-        shadow = {
-            f: Signal(self.columns * w, name=f"{f}_shadow", reset_less=True)
-            for f, w in self.fields.items()
-        }
-        active = {
-            f: Signal(self.columns * w, name=f"{f}_active", reset_less=True)
-            for f, w in self.fields.items()
-        }
         port = self.params
         field_sel = port.addr[self.column_bits :]
         col_sel = port.addr[: self.column_bits]
@@ -79,20 +119,56 @@ class ParamBanks(wiring.Component):
         field_ok = 0
         for k in stored:
             field_ok = field_ok | (field_sel == k)
-        addr_ok = (col_sel < self.columns) & field_ok
+        addr_ok = (col_sel < columns) & field_ok
         with m.If(self.flush):
             m.d.sync += self.param_error.eq(0)
         with m.Elif(port.we & ~addr_ok):
             m.d.sync += self.param_error.eq(1)
-        with m.If(port.we & addr_ok), m.Switch(field_sel):
-            for k, f in zip(stored, names, strict=True):
-                with m.Case(k):
-                    w = self.fields[f]
-                    m.d.sync += shadow[f].word_select(col_sel, w).eq(port.data[:w])
-        with m.If(self.vec_start):
-            m.d.sync += [active[f].eq(shadow[f]) for f in names]
-        for f, w in self.fields.items():
-            width = self.lanes * w
-            current = active[f] if self.beats == 1 else active[f].word_select(self.beat, width)
-            m.d.comb += self.lanes_of(f).eq(Mux(self.vec_start, shadow[f][:width], current))
+
+        row, lane = self._decode_column(m, col_sel)
+        for k, f in zip(stored, names, strict=True):
+            w = self.fields[f]
+            mem = Memory(shape=2 * lanes * w, depth=beats, init=[])
+            m.submodules[f"{f}_mem"] = mem
+            sel = Signal(columns, name=f"{f}_sel", reset_less=True)  # slot of the latest write
+            pend = Signal(columns, name=f"{f}_pend")  # ... landed during the current vector
+
+            # Write: the column's pending slot if it has one (and no vector starts now),
+            # else the other slot, which becomes the pending one.
+            wp = mem.write_port(granularity=w)
+            we = Signal(name=f"{f}_we")
+            slot = Signal(name=f"{f}_wr_slot")
+            col_pend = pend.bit_select(col_sel, 1) if columns > 1 else pend
+            col_slot = sel.bit_select(col_sel, 1) if columns > 1 else sel
+            m.d.comb += [
+                we.eq(port.we & addr_ok & (field_sel == k)),
+                slot.eq(Mux(col_pend & ~self.vec_start, col_slot, ~col_slot)),
+                wp.addr.eq(row),
+                wp.data.eq(Cat(port.data[:w] for _ in range(2 * lanes))),
+                wp.en.eq(Mux(we, Const(1, 2 * lanes) << (slot * lanes + lane), 0)),
+            ]
+            with m.If(self.vec_start):
+                m.d.sync += pend.eq(0)
+            with m.If(we):  # after the clear: a write at a vector start is pending
+                if columns > 1:
+                    m.d.sync += [
+                        pend.bit_select(col_sel, 1).eq(1),
+                        sel.bit_select(col_sel, 1).eq(slot),
+                    ]
+                else:
+                    m.d.sync += [pend.eq(1), sel.eq(slot)]
+
+            # Read: this beat's row; per lane the slot in force.
+            rp = mem.read_port(domain="comb")
+            m.d.comb += rp.addr.eq(self.beat)
+            beat_sel = sel.word_select(self.beat, lanes) if beats > 1 else sel
+            beat_pend = pend.word_select(self.beat, lanes) if beats > 1 else pend
+            lanes_out = []
+            for j in range(lanes):
+                use_1 = Signal(name=f"{f}_slot{j}")
+                m.d.comb += use_1.eq(beat_sel[j] ^ (beat_pend[j] & ~self.vec_start))
+                slot0 = rp.data[j * w : (j + 1) * w]
+                slot1 = rp.data[(lanes + j) * w : (lanes + j + 1) * w]
+                lanes_out.append(Mux(use_1, slot1, slot0))
+            m.d.comb += self.lanes_of(f).eq(Cat(*lanes_out))
         return m

@@ -46,8 +46,11 @@ def test_quick_ppa_report(yosys, build_dir, capsys):
         entry = report["units"][unit]
         assert set(FIELDS) <= set(entry), sorted(set(FIELDS) - set(entry))
         assert entry["storage_bits"] == storage_bits(unit, cfg)
-        # The banks survive synthesis: every storage bit is a flip-flop, plus pipeline registers.
-        assert entry["flip_flops"] > entry["storage_bits"], entry
+        # The parameters stay in memories (one per field), not in flip-flops: the flip-flops
+        # are the slot state (two per column and field) and the pipeline registers.
+        assert entry["memories"] == len(cfg.param_fields), entry
+        assert entry["storage_state_flip_flops"] == 2 * cfg.columns * len(cfg.param_fields)
+        assert entry["storage_state_flip_flops"] < entry["flip_flops"] < entry["storage_bits"]
         assert entry["cells"] > 1000 and entry["transistors"] > entry["cells"], entry
         assert entry["cycles_per_vector"] == cfg.phases * cfg.beats
     r = report["ratios"]

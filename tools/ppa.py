@@ -50,6 +50,16 @@ from model.golden.nmpu import NMPUConfig
 #: Transistors per flip-flop added to Yosys' logic estimate (a static master-slave D
 #: flip-flop with enable and synchronous reset in a generic CMOS library: ~24).
 FF_TRANSISTORS = 24
+#: Transistors per parameter-memory bit: an 8T two-port (one write, one read) register-file
+#: bit cell, its array periphery (decoders, sense/read drivers) not counted.
+MEMORY_BIT_TRANSISTORS = 8
+#: Yosys' generic flow with the parameter memories kept as memory cells ($mem_v2): ``synth``
+#: without its ``memory_map`` step (which would turn every memory bit into a flip-flop), then
+#: ABC to 2-input CMOS gates. The memories are counted from their bits, not synthesised.
+GENERIC_SYNTH = (
+    "synth -flatten -top {top} -run begin:fine; opt -fast -full; opt -full; techmap; "
+    "opt -fast; abc -g cmos2; opt -fast"
+)
 #: The paper's figures (Ferro et al. 2024): FP16 unit area / NMPU area, NMPU speed-up.
 PAPER = {"area": 7.8, "speedup": 139.0}
 PAPER_SETTING = (
@@ -64,12 +74,18 @@ UNITS = {"fixed": NMPU, "fp16": FP16Unit}
 
 
 def storage_bits(unit: str, cfg: NMPUConfig) -> int:
-    """Bits of the two parameter banks (shadow + active) of ``unit`` at ``cfg``."""
+    """Bits of ``unit``'s parameter memories at ``cfg``: two slots per column and field
+    (``hw.param_store.ParamBanks.memory_bits``)."""
     if unit == "fp16":
         per_column = 16 * len(cfg.param_fields)
     else:
         per_column = sum(cfg.param_format(f).width for f in cfg.param_fields)
     return 2 * cfg.columns * per_column
+
+
+def state_flip_flops(cfg: NMPUConfig) -> int:
+    """The parameter store's slot-state flip-flops (``sel``, ``pend``): two per column and field."""
+    return 2 * cfg.columns * len(cfg.param_fields)
 
 
 def yosys_exe() -> str:
@@ -83,7 +99,7 @@ def synthesize(verilog: Path, top: str) -> dict:
     """Generic-CMOS synthesis of ``verilog``; returns cells, flip-flops, logic transistors."""
     stat_file = verilog.with_suffix(".stat.txt")
     script = (
-        f"read_verilog {verilog.name}; synth -flatten -top {top}; abc -g cmos2; "
+        f"read_verilog {verilog.name}; {GENERIC_SYNTH.format(top=top)}; "
         f"tee -q -o {stat_file.name} stat -tech cmos"
     )
     t0 = time.perf_counter()
@@ -96,7 +112,9 @@ def synthesize(verilog: Path, top: str) -> dict:
     cells = int(re.search(r"Number of cells:\s+(\d+)", stat).group(1))
     ffs = sum(int(n) for n in re.findall(r"\$_\w*DFF\w*\s+(\d+)", stat))
     logic = int(re.search(r"Estimated number of transistors:\s+(\d+)", stat).group(1))
+    mems = re.search(r"\$mem_v2\s+(\d+)", stat)
     return {
+        "memories": int(mems.group(1)) if mems else 0,
         "cells": cells,
         "flip_flops": ffs,
         "logic_transistors": logic,
@@ -109,17 +127,27 @@ def measure(unit: str, cfg: NMPUConfig, out: Path) -> dict:
     name = f"{unit}_c{cfg.columns}_l{cfg.lanes}" + ("" if cfg.correction else "_nocorr")
     verilog = write_verilog(UNITS[unit](cfg), unit, out / f"{name}.v")
     syn = synthesize(verilog, unit)
+    if syn["memories"] != len(cfg.param_fields):
+        raise RuntimeError(
+            f"{verilog}: {syn['memories']} memory cells after synthesis, expected one per "
+            f"stored field ({len(cfg.param_fields)})"
+        )
     bits = storage_bits(unit, cfg)
-    datapath_ffs = syn["flip_flops"] - bits
+    state = state_flip_flops(cfg)
+    datapath_ffs = syn["flip_flops"] - state
+    storage_tr = MEMORY_BIT_TRANSISTORS * bits + FF_TRANSISTORS * state
+    datapath_tr = syn["logic_transistors"] + FF_TRANSISTORS * datapath_ffs
     return {
         "lanes": cfg.lanes,
         "columns": cfg.columns,
+        "correction": cfg.correction,
         **syn,
         "storage_bits": bits,
+        "storage_state_flip_flops": state,
         "datapath_flip_flops": datapath_ffs,
-        "transistors": syn["logic_transistors"] + FF_TRANSISTORS * syn["flip_flops"],
-        "datapath_transistors": syn["logic_transistors"] + FF_TRANSISTORS * datapath_ffs,
-        "storage_transistors": FF_TRANSISTORS * bits,
+        "transistors": datapath_tr + storage_tr,
+        "datapath_transistors": datapath_tr,
+        "storage_transistors": storage_tr,
         "lut4": None,
         "dsp": None,
         "fmax_mhz": None,
@@ -174,7 +202,15 @@ def plot(report: dict, path: Path) -> None:
         dp = [units[u]["datapath_transistors"] for u in names]
         st = [units[u]["storage_transistors"] for u in names]
         ax.bar(names, dp, label="datapath (logic + pipeline FFs)")
-        ax.bar(names, st, bottom=dp, label=f"parameter storage (FFs x {FF_TRANSISTORS})")
+        ax.bar(
+            names,
+            st,
+            bottom=dp,
+            label=(
+                f"parameter storage (memory bits x {MEMORY_BIT_TRANSISTORS} "
+                f"+ slot-state FFs x {FF_TRANSISTORS})"
+            ),
+        )
         ax.set_title(config)
         ax.set_ylabel("transistors (Yosys generic CMOS)")
         ax.legend(fontsize=7)

@@ -14,9 +14,9 @@ stage they feed, as in the NMPU)::
 
 Per lane: two multipliers, two or three adders (the accumulation adder only
 when ``phases > 1``), the integer conversions, and ``ldexp`` blocks only for
-non-zero phase shifts. Parameters are held in a shadow and an active bank of
-``columns x 16`` bits per field, exactly like the NMPU's (a write takes effect
-for the vectors whose first beat is accepted after it).
+non-zero phase shifts. Parameters are held in two-slot memories of ``2 x columns
+x 16`` bits per field, exactly like the NMPU's (``hw.param_store``: a write takes
+effect for the vectors whose first beat is accepted after it).
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ class FP16Unit(LaneUnit):
     o : Out(stream.Signature(StructLayout{data: ArrayLayout(out_shape, lanes), last}))
         Integer outputs in column order, ``beats`` per vector, ``last`` on the last beat.
     params : In(FP16ParamPortSignature)
-        Per-column binary16 parameter writes (shadow bank; copied to the active
-        bank when a vector's first beat is accepted).
+        Per-column binary16 parameter writes (``hw.param_store``: in force for the
+        vectors whose first beat is accepted after the write).
     flush : In(1)
         Abort everything in flight (pipeline and output register included) and
         expect a vector start; clears the error flags, keeps the parameters.
@@ -81,7 +81,7 @@ class FP16Unit(LaneUnit):
         Sticky: a write addressed a missing column or field (the write is dropped).
 
     A reset clears the pipeline, the framing state and the error flags, but not
-    the parameter banks (as in the NMPU).
+    the parameter memories (as in the NMPU).
     """
 
     STAGES = STAGES
