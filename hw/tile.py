@@ -1,4 +1,5 @@
-"""The digital periphery of one AIMC tile: SAR back end -> code serializer -> NMPU.
+"""The digital periphery of one AIMC tile: SAR back end -> code serializer -> NMPU (or the
+FP16 baseline unit: ``TilePeriphery(config, unit="fp16")``).
 
 This composed top level is what ``make sim`` co-verifies on captured
 activations: one simulation, one Verilog file, the same modules that
@@ -13,12 +14,15 @@ from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
+from hw.fp16.unit import FP16Unit
 from hw.nmpu import NMPU
 from hw.sar import SAR
 from hw.serializer import CodeSerializer
 from model.golden.tile import TileConfig
 
 SAR_PORTS = ("start", "active_steps", "dac", "cmp", "busy")
+#: The interchangeable post-processing units (golden models: ``model.golden.tile.UNITS``).
+UNITS = {"fixed": NMPU, "fp16": FP16Unit}
 NMPU_PORTS = ("params", "flush", "o", "frame_error", "param_error")
 
 
@@ -29,6 +33,10 @@ class TilePeriphery(wiring.Component):
     ----------
     config : TileConfig
         The SAR's and the NMPU's configs, checked to agree.
+    unit : "fixed" or "fp16"
+        The post-processing unit: ``hw.nmpu.NMPU`` (default) or the FP16 baseline
+        ``hw.fp16.unit.FP16Unit``, built from ``config.nmpu`` (same ports; the FP16
+        unit's parameter port carries raw binary16 patterns).
 
     Members
     -------
@@ -49,10 +57,12 @@ class TilePeriphery(wiring.Component):
         The NMPU's sticky error flags.
     """
 
-    def __init__(self, config: TileConfig):
+    def __init__(self, config: TileConfig, unit: str = "fixed"):
         if not isinstance(config, TileConfig):
             raise TypeError(f"TilePeriphery takes a TileConfig, not {type(config).__name__}")
-        self.config = config
+        if unit not in UNITS:
+            raise ValueError(f"TilePeriphery: unit must be one of {sorted(UNITS)}, not {unit!r}")
+        self.config, self.unit = config, unit
         self.sar = SAR(config.sar)
         self.serializer = CodeSerializer(
             config.columns,
@@ -61,7 +71,7 @@ class TilePeriphery(wiring.Component):
             config.nmpu.in_signed,
             config.phases,
         )
-        self.nmpu = NMPU(config.nmpu)
+        self.nmpu = UNITS[unit](config.nmpu)
         # The outer ports are the blocks' own ports, re-exported unchanged.
         sar_ports, nmpu_ports = self.sar.signature.members, self.nmpu.signature.members
         super().__init__(

@@ -66,10 +66,14 @@ def run_tile_capture(
     active_steps: int | None = None,
     idle: str = "none",
     backpressure: str = "none",
+    unit: str = "fixed",
 ):
     """Run one capture through the tile bench; returns (result, figures, hardware activations).
 
     ``front_end``: ``AnalogFrontEnd.sample`` settings (``{}`` or None: ideal).
+    ``unit``: the tile's post-processing unit, ``"fixed"`` (the NMPU, the capture's
+    parameters) or ``"fp16"`` (the FP16 baseline, the capture's calibration rounded to
+    binary16 by ``model.golden.fp16.fp16_params_from_fixed``).
     """
     import numpy as np
 
@@ -86,8 +90,9 @@ def run_tile_capture(
         "idle": idle,
         "backpressure": backpressure,
         "hw_out": str(hw_out),
+        "unit": unit,
     }
-    component = TilePeriphery(load(capture).tile_config)
+    component = TilePeriphery(load(capture).tile_config, unit=unit)
     result, figures = run_bench(
         "tile", component, sim=sim, build_dir=build_dir, seed=seed, settings=settings
     )

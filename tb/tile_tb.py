@@ -12,7 +12,10 @@ Settings (``$TB_SETTINGS``): ``capture`` path, ``front_end``
 (``AnalogFrontEnd.sample`` settings; ``{}`` is the ideal front end),
 ``active_steps`` (None: all), ``idle`` / ``backpressure`` pause patterns,
 ``hw_out`` (where the hardware's activations are saved, so ``make sim``
-measures the hardware, not the model).
+measures the hardware, not the model), ``unit``: ``"fixed"`` (default, the NMPU
+with the capture's parameters) or ``"fp16"`` (the FP16 unit, golden chain
+``tile(..., unit="fp16")``, the capture's calibration rounded to binary16 by
+``model.golden.fp16.fp16_params_from_fixed`` and written as raw patterns).
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ import numpy as np
 from hw.tile import TilePeriphery
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.flow.capture import load
+from model.golden.fp16 import fp16_params_from_fixed
 from model.golden.sar import decision_masks
 from model.golden.tile import tile
 from tb.bench import Bench, report, settings
 from tb.closed_loop import ClosedLoop
 from tb.conversion import ConversionDriver
+from tb.fp16_stimulus import FP16PortView, raw_params
 from tb.params import ParamWriter
 from tb.pauses import pauses
 from tb.payload import port_shape
@@ -44,12 +49,18 @@ class TileBench(Bench):
         super().__init__(dut, inputs=("start", "cmp", "o__ready", "params__we", "flush"))
         self.capture = cap = load(s["capture"])
         self.config = cfg = cap.tile_config
-        self.tile = TilePeriphery(cfg)
+        unit = s.get("unit", "fixed")
+        self.tile = TilePeriphery(cfg, unit)
         self.rng = np.random.default_rng(seed)
         fe = AnalogFrontEnd.sample(cfg.sar, **(s.get("front_end") or {}))
         k = int(s.get("active_steps") or cfg.sar.steps)
-        self.params = cap.params()
-        golden = tile(cfg, fe, cap.analog, self.params, k)
+        if unit == "fp16":
+            fp16_params = fp16_params_from_fixed(cfg.nmpu, cap.params())
+            golden = tile(cfg, fe, cap.analog, fp16_params, k, unit="fp16")
+            self.params, port_view = raw_params(fp16_params), FP16PortView(cfg.nmpu)
+        else:
+            self.params, port_view = cap.params(), cfg.nmpu
+            golden = tile(cfg, fe, cap.analog, self.params, k)
         self.hw_out = np.zeros_like(golden.activations)
 
         self.adc_board = Scoreboard("adc", self.log)
@@ -71,7 +82,7 @@ class TileBench(Bench):
                     first_column=b * lanes,
                 )
 
-        self.writer = ParamWriter(self, cfg.nmpu)
+        self.writer = ParamWriter(self, port_view)
         loop = ClosedLoop(self.tile.sar, fe, cap.analog.reshape(-1, cfg.columns))
         self.driver = ConversionDriver(
             self, loop, [k] * len(flat_codes), pauses(s.get("idle", "none"), self.rng), self.rng

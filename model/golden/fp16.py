@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nmpu import NMPUConfig, check_codes
+from .nmpu import NMPUConfig, check_codes, check_params
 
 __all__ = [
     "EXP_BITS",
@@ -45,6 +45,7 @@ __all__ = [
     "to_int_rne",
     "is_nan",
     "check_fp16_params",
+    "fp16_params_from_fixed",
     "fp16_unit",
 ]
 
@@ -263,3 +264,38 @@ def fp16_unit(
     # relu_clip's relu_max is an integer, so clipping after rounding equals clipping before.
     lo, hi = cfg.out_range
     return to_int_rne(z, lo, hi)
+
+
+def fp16_params_from_fixed(cfg: NMPUConfig, params: dict) -> dict[str, np.ndarray]:
+    """The FP16 unit's parameters for a fixed-point NMPU calibration (e.g. a capture's).
+
+    ``params``: the raw fixed-point integers ``nmpu`` takes (``cfg``'s formats). Each
+    real value ``raw * 2**-frac`` is rounded once to binary16 (nearest, ties to even,
+    with :func:`round_pack`: integer-only, no host floating point). The fixed-point
+    output is ``z * 2**cfg.out_frac``; the FP16 unit rounds ``z`` itself to an integer,
+    so ``2**out_frac`` is folded (exactly) into the last affine the unit has: batch-norm
+    when ``cfg.bn``, else the correction. So the correction parameters at the default
+    formats (8 significant bits) are exact, ``bn_scale``/``bn_offset`` are rounded to 11
+    significant bits. Returns numpy float16 arrays [columns] for ``cfg.param_fields``.
+
+    Raises ``ValueError`` when a field is missing or ``out_frac != 0`` cannot be folded
+    (no correction and no batch-norm).
+    """
+    p = check_params(
+        cfg, **{f: params.get(f) for f in ("scale", "offset", "bn_scale", "bn_offset")}
+    )
+    fold = {f: 0 for f in cfg.param_fields}
+    last = ("bn_scale", "bn_offset") if cfg.bn else ("scale", "offset")
+    if cfg.out_frac:
+        if not set(last) <= set(cfg.param_fields):
+            raise ValueError(
+                f"fp16_params_from_fixed: out_frac = {cfg.out_frac} cannot be folded into a "
+                "unit with neither correction nor batch-norm"
+            )
+        fold.update(dict.fromkeys(last, cfg.out_frac))
+    out = {}
+    for f in cfg.param_fields:
+        raw = np.asarray(p[f], np.int64)
+        exp = fold[f] - cfg.param_format(f).frac_bits
+        out[f] = round_pack((raw < 0).astype(np.int64), np.abs(raw), exp).view(np.float16)
+    return out

@@ -1,4 +1,5 @@
-"""Golden model of one tile's digital periphery: SAR back end -> signed view -> NMPU.
+"""Golden model of one tile's digital periphery: SAR back end -> signed view -> NMPU (or the
+FP16 baseline unit, DESIGN 7: the two are interchangeable).
 
 The one place the chain is written. ``hw.tile.TilePeriphery`` is its RTL, the
 tile testbenches score against :func:`tile`, and the capture flow calibrates
@@ -15,8 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fp16 import fp16_unit
 from .nmpu import NMPUConfig, nmpu
 from .sar import SARConfig, sar_convert, to_signed
+
+#: The post-processing units a tile can hold: name -> golden model (``hw.tile.UNITS``: RTL).
+UNITS = {"fixed": nmpu, "fp16": fp16_unit}
 
 
 @dataclass(frozen=True)
@@ -99,13 +104,26 @@ def nmpu_input(cfg: TileConfig, codes) -> np.ndarray:
 
 
 def tile(
-    cfg: TileConfig, comparator, analog, params, active_steps=None, *, first_index: int = 0
+    cfg: TileConfig,
+    comparator,
+    analog,
+    params,
+    active_steps=None,
+    *,
+    first_index: int = 0,
+    unit: str = "fixed",
 ) -> TileOutputs:
-    """The whole chain, bit-exact with ``hw.tile.TilePeriphery`` in closed loop with ``comparator``.
+    """The whole chain, bit-exact with ``hw.tile.TilePeriphery(cfg, unit)`` in closed loop
+    with ``comparator``.
 
-    ``params``: the NMPU's per-column raw parameters, keyed as ``nmpu`` takes them.
+    ``unit``: ``"fixed"`` (the NMPU, ``nmpu``) or ``"fp16"`` (``fp16_unit``).
+    ``params``: the unit's per-column parameters, keyed as its model takes them (raw
+    fixed-point integers for ``fixed``; float16 arrays for ``fp16``, e.g. from
+    ``model.golden.fp16.fp16_params_from_fixed``).
     """
+    if unit not in UNITS:
+        raise ValueError(f"tile: unit must be one of {sorted(UNITS)}, not {unit!r}")
     codes, decisions = adc_codes(cfg, comparator, analog, active_steps, first_index=first_index)
     wanted = {name: params[name] for name in cfg.nmpu.param_fields}
-    activations = nmpu(cfg.nmpu, nmpu_input(cfg, codes), **wanted)
+    activations = UNITS[unit](cfg.nmpu, nmpu_input(cfg, codes), **wanted)
     return TileOutputs(codes, decisions, activations)
