@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import sys
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -544,7 +545,7 @@ def plot(report: dict, path: Path) -> None:
     fig, axes = plt.subplots(len(nets), len(levels), figsize=(5.2 * len(levels), 3.8 * len(nets)),
                              squeeze=False)  # fmt: skip
     methods = [
-        ("ideal ADC, float", lambda r: r["adc_ideal"], "k:"),
+        ("ideal ADC, float", lambda r: r["adc_ideal"] is True, "k:"),
         ("uncalibrated float (same)", lambda r: r["training"] == "float"
          and r["calibration"] == "none" and r["eval_instance"] == "same", "C3o-"),
         ("per-column calibration (same)", lambda r: r["calibration"] == "per_column"
@@ -561,12 +562,13 @@ def plot(report: dict, path: Path) -> None:
             ax = axes[a][b]
             for label, pick, style in methods:
                 sel = [r for r in rows if r["network"] == net and pick(r)
-                       and (r["adc_ideal"] or r["adc_level"] == lv)]  # fmt: skip
+                       and (r["adc_level"] == lv or label.startswith("ideal"))]  # fmt: skip
                 sel.sort(key=lambda r: r["active_steps"])
                 ax.plot([r["active_steps"] for r in sel], [100 * r["accuracy"] for r in sel],
                         style, label=label)  # fmt: skip
             ax.axhline(100 * flt, color="grey", lw=0.8, label="float network")
-            ax.set_title(f"{net}, {lv}: {report['levels'][lv]['adc']}", fontsize=7)
+            title = f"{net}, {lv}: {report['levels'][lv]['adc']}"
+            ax.set_title(textwrap.fill(title, 70), fontsize=7)
             ax.set_xlabel("active_steps (comparator decisions per conversion)")
             ax.set_ylabel("test accuracy (%)")
             ax.grid(alpha=0.3)
