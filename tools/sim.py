@@ -87,7 +87,9 @@ def _main(argv: list[str] | None) -> int:
         help="root of the per-capture build folders (default build/sim; make sim BUILD_DIR=)",
     )
     parser.add_argument(
-        "--waves", action="store_true", help="record an FST waveform (make sim WAVES=1)"
+        "--waves",
+        action="store_true",
+        help="record a waveform, FST (Icarus) or VCD (Verilator) (make sim WAVES=1)",
     )
     parser.add_argument(
         "--allow-large",

@@ -134,7 +134,8 @@ def run_capture(
 
     ``front_end``: the ADC analog front end's ``AnalogFrontEnd.sample`` settings;
     ``None`` takes the one the capture was calibrated with (ideal if it records none),
-    ``{}`` the ideal one. ``waves``: record an FST waveform (its path is printed).
+    ``{}`` the ideal one. ``waves``: record a waveform (FST on Icarus, VCD on Verilator;
+    its path is printed).
     Raises ``ValueError`` (one line) for a capture above the size guard.
     """
     import os
@@ -217,7 +218,8 @@ def run_capture(
             accuracy_line(cap, hw_out),
         ]
     if result.waves is not None:
-        lines.append(f"waveform           : {result.waves} (FST: gtkwave or surfer)")
+        kind = result.waves.suffix[1:].upper()
+        lines.append(f"waveform           : {result.waves} ({kind}: open with gtkwave or surfer)")
     elif waves:
         lines.append("waveform           : none written (see the simulator log)")
     lines += [
