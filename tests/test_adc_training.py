@@ -164,3 +164,18 @@ def test_adc_aware_beats_uncalibrated_float_on_a_harsh_instance(seed):
     # The float network is left untouched by the fine-tuning (a copy is trained).
     again, _ = at.evaluate(net, d.x_test, d.y_test, calibration_mode="nominal", **kw)
     assert again == uncal
+
+
+def test_training_is_deterministic_for_a_seed():
+    """Same seeds -> same weights (batch order, chips, noise, instances); another seed differs."""
+    d = digits.load_data()
+    xcfg = crossbar.CrossbarConfig()
+    net = tile_net.mlp_net()
+    net.set_scales(d.x_train, xcfg)
+    kw = {"level": HARSH, "active_steps": 5, "adc_seed": 1, "xcfg": xcfg, "epochs": 1}
+    a = at.train_adc_aware(net, d.x_train[:256], d.y_train[:256], distribution=True, seed=4, **kw)
+    b = at.train_adc_aware(net, d.x_train[:256], d.y_train[:256], distribution=True, seed=4, **kw)
+    c = at.train_adc_aware(net, d.x_train[:256], d.y_train[:256], distribution=True, seed=5, **kw)
+    np.testing.assert_array_equal(a.w[0].detach().numpy(), b.w[0].detach().numpy())
+    np.testing.assert_array_equal(a.bn_gain[0].detach().numpy(), b.bn_gain[0].detach().numpy())
+    assert not np.array_equal(a.w[0].detach().numpy(), c.w[0].detach().numpy())
