@@ -185,6 +185,11 @@ class AnalogFrontEnd:
         object.__setattr__(self, "seed", int(self.seed))
 
     @property
+    def linear(self) -> bool:
+        """No gain error and no compression: the held input is the plain clipped formula."""
+        return self._linear
+
+    @property
     def columns(self) -> int:
         return self.weights.shape[0]
 

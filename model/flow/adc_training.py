@@ -183,7 +183,7 @@ class SARTable:
 def held_input_torch(fe: AnalogFrontEnd, v: torch.Tensor) -> torch.Tensor:
     """``AnalogFrontEnd.held_input(v) + offset`` in torch (same float64 operations)."""
     u = torch.clamp(v, -1.0, 1.0)
-    if not fe._linear:
+    if not fe.linear:
         a = torch.tensor(fe.compression)
         if (a > 0).any():
             safe = torch.where(a > 0, a, torch.ones_like(a))
