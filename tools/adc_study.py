@@ -68,11 +68,13 @@ class StudyConfig:
     levels: tuple[str, ...] = ("moderate", "harsh")
     ks: tuple[int, ...] = (8, 7, 6, 5, 4)
     same_seed: int = 1
-    other_seeds: tuple[int, ...] = (2, 3, 4)
+    # Unseen instances: none of them was looked at while the epochs and lr were chosen
+    # (that sweep used instances 2-4; see docs/adc_study.md).
+    other_seeds: tuple[int, ...] = (11, 12, 13, 14)
     chip_seed: int = 7
     seed: int = 0
-    epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 15})
-    lr: float = 2e-3
+    epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 25})
+    lr: float = 5e-3
     cal_images: dict = field(default_factory=lambda: {"mlp": None, "cnn": 400})
     rtl_sims: tuple[str, ...] = ("icarus", "verilator")
     rtl_vectors: int = 64
@@ -97,7 +99,7 @@ def quick_config(seed: int = 0) -> StudyConfig:
         nets=("mlp",),
         levels=("harsh",),
         ks=(8, 4),
-        other_seeds=(2,),
+        other_seeds=(11,),
         seed=seed,
         epochs={"mlp": 8, "cnn": 3},
         rtl_sims=(),

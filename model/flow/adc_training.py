@@ -283,7 +283,10 @@ class AwareTile:
         code = sar_codes_torch(fe, table, v, noise)
         half = float(1 << (fe.out_width - 1))
         q = float(net.out_scale[i]) / half
-        h = torch.relu(net.bn_gain[i] * (q * (code - half)) + net.bias[i])
+        (g_lo, g_hi), (b_lo, b_hi) = bn_limits(net, i, tile_config(net.columns(i))[1])
+        gain = torch.clamp(net.bn_gain[i], g_lo, g_hi)  # what the NMPU's formats can hold
+        bias = torch.clamp(net.bias[i], b_lo, b_hi)
+        h = torch.relu(gain * (q * (code - half)) + bias)
         lsb = float(net.act_lsb[i])
         out = torch.clamp(h / lsb, 0.0, float(ACT_MAX))
         return _ste(out, torch.floor(out.detach() + 0.5)) * lsb
@@ -336,10 +339,23 @@ def nominal_offset(sar: SARConfig, active_steps: int) -> float:
     return float(np.mean(x - codes[:, 0]))
 
 
+def bn_limits(net: TileNet, i: int, nmpu_cfg: NMPUConfig):
+    """``(gain_lo, gain_hi), (bias_lo, bias_hi)``: the layer affine the NMPU's ``bn_scale``
+    and ``bn_offset`` formats can hold (the training clamps to them, deployment saturates)."""
+    q = float(net.out_scale[i]) / (1 << (nmpu_cfg.in_width - 1))
+    unit = float(net.act_lsb[i]) * 2.0**nmpu_cfg.out_frac
+    out = []
+    for fmt, per in ((nmpu_cfg.bn_scale_fmt, unit / q), (nmpu_cfg.bn_offset_fmt, unit)):
+        step = 2.0**-fmt.frac_bits
+        out.append((fmt.min_raw * step * per, fmt.max_raw * step * per))
+    return tuple(out)
+
+
 def identity_params(net: TileNet, i: int, nmpu_cfg: NMPUConfig, *, nominal: float = 0.0):
     """NMPU parameters with the correction at identity (scale 1, offset 0), bn and bias kept.
 
-    ``nominal``: a constant reconstruction offset (LSB) folded into the bias.
+    ``nominal``: a constant reconstruction offset (LSB) folded into the bias. ``bn_scale``
+    and ``bn_offset`` saturate at their formats, as the training forward clamps them.
     """
     gain = net.bn_gain[i].detach().numpy()
     bias = net.bias[i].detach().numpy()
@@ -348,9 +364,11 @@ def identity_params(net: TileNet, i: int, nmpu_cfg: NMPUConfig, *, nominal: floa
     return {
         "scale": np.full(nmpu_cfg.columns, 1 << nmpu_cfg.scale_fmt.frac_bits, dtype=np.int64),
         "offset": np.zeros(nmpu_cfg.columns, dtype=np.int64),
-        "bn_scale": calibration.quantise(gain * q / unit, nmpu_cfg.bn_scale_fmt, "bn_scale"),
+        "bn_scale": calibration.quantise(
+            gain * q / unit, nmpu_cfg.bn_scale_fmt, "bn_scale", saturate=True
+        ),
         "bn_offset": calibration.quantise(
-            (bias + gain * q * nominal) / unit, nmpu_cfg.bn_offset_fmt, "bn_offset"
+            (bias + gain * q * nominal) / unit, nmpu_cfg.bn_offset_fmt, "bn_offset", saturate=True
         ),
     }
 
