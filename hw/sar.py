@@ -14,7 +14,7 @@ while busy (converting or result pending) is ignored, so no result is lost.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -131,28 +131,47 @@ class SAR(wiring.Component):
             fill_value = Mux(steps_q == k, cfg.fill(k), fill_value)
         m.d.comb += fill.eq(fill_value)
 
-        trial_all = trial_q.replicate(cfg.columns)  # the trial bit in every column
+        # The trial bit in every column: one constant mask per step, selected by the one-hot
+        # trial_q (a replicate is a 256-input concatenation that Icarus re-propagates per input).
+        trial_all = Const(0, cfg.columns * cfg.steps)
+        for i in range(cfg.steps):
+            mask = sum(1 << (c * cfg.steps + i) for c in range(cfg.columns))
+            trial_all = trial_all | Mux(trial_q[i], Const(mask, cfg.columns * cfg.steps), 0)
         # Switch states presented to the CDACs: kept decisions plus the trial bit.
         m.d.comb += self.dac.eq(Mux(running_q, dec_q | trial_all, 0))
         m.d.comb += self.o.payload.decisions.eq(dec_q)
-        # Operand isolation: the correction adders see the decisions only while a
-        # result is held, so they do not toggle at every step (saves power, and
-        # keeps the simulators from re-evaluating every column's sum per step).
+        # Digital correction: sum of b_i * w_i + fill, saturated. The weights are constants,
+        # so sum(b_i * w_i) is a lookup of the decision word in a table of 2**steps partial
+        # sums (synthesis reduces it to the same logic as an adder chain). A chain of
+        # `steps` adders made Icarus re-evaluate each adder once per changed input (about
+        # steps**2 / 2 evaluations per column); the lookup is one (docs/toolchain.md).
+        partial_sums = Const(
+            sum(
+                sum(w for i, w in enumerate(cfg.weights) if word >> i & 1) << (word * cfg.sum_width)
+                for word in range(1 << cfg.steps)
+            ),
+            cfg.sum_width << cfg.steps,
+        )
+        # Operand isolation: the correction sees the decisions only while a result is
+        # held, so it does not toggle at every step (saves power, and keeps the
+        # simulators from re-evaluating every column's sum per step).
         dec_held = Signal(cfg.columns * cfg.steps)
         m.d.comb += dec_held.eq(Mux(valid_q, dec_q, 0))
+        codes = []
         for c in range(cfg.columns):
-            dec_c = dec_held.word_select(c, cfg.steps)
-            # Digital correction: sum of b_i * w_i (constant weights) + fill, saturated.
+            dec_c = Signal(cfg.steps, name=f"dec_held{c}")
+            m.d.comb += dec_c.eq(dec_held.word_select(c, cfg.steps))
             total = Signal(cfg.sum_width, name=f"sum{c}")
-            acc = fill
-            for i, w in enumerate(cfg.weights):
-                acc = acc + Mux(dec_c[i], Const(w, cfg.sum_width), 0)
-            m.d.comb += total.eq(acc)
+            m.d.comb += total.eq(fill + partial_sums.word_select(dec_c, cfg.sum_width))
             if sum(cfg.weights) > cfg.full_code:  # redundant weights can overshoot: saturate
                 code = Mux(total > cfg.full_code, cfg.full_code, total[: cfg.out_width])
             else:  # sum of all weights is the full code: no overflow possible
                 code = total[: cfg.out_width]
-            m.d.comb += self.o.payload.codes[c].eq(code)
+            codes.append(code)
+        # All codes in one process (an `always @*` in Verilog): Icarus then assembles the
+        # payload once per result instead of once per changed column.
+        with m.If(valid_q):
+            m.d.comb += [self.o.payload.codes[c].eq(code) for c, code in enumerate(codes)]
         m.d.comb += [
             self.o.valid.eq(valid_q),
             self.busy.eq(running_q | valid_q),
@@ -169,8 +188,10 @@ class SAR(wiring.Component):
             m.d.sync += dec_q.eq(0)
         with m.Elif(running_q):
             # Keep b_i = cmp for every column.
-            cmp_all = Cat(self.cmp[c].replicate(cfg.steps) for c in range(cfg.columns))
-            m.d.sync += dec_q.eq(dec_q | (cmp_all & trial_all))
+            for c in range(cfg.columns):
+                with m.If(self.cmp[c]):
+                    kept = dec_q.word_select(c, cfg.steps)
+                    m.d.sync += kept.eq(kept | trial_q)
             m.d.sync += [step_q.eq(step_q + 1), trial_q.eq(trial_q << 1)]
             with m.If(last_step):
                 m.d.sync += [running_q.eq(0), valid_q.eq(1), trial_q.eq(0)]

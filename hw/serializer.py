@@ -96,9 +96,12 @@ class CodeSerializer(wiring.Component):
         # combinational output word
         current = word_q.word_select(beat_q, beat_bits) if beats > 1 else word_q
         msb_flip = (1 << (self.width - 1)) if self.to_signed else 0
-        for j in range(self.lanes):
-            code = current[j * self.width : (j + 1) * self.width] ^ msb_flip
-            m.d.comb += self.o.payload.codes[j].eq(code.as_signed() if self.to_signed else code)
+        # All lanes in one process (an `always @*` in Verilog): Icarus then assembles the
+        # beat once per change instead of once per lane (docs/toolchain.md).
+        with m.If(full_q):
+            for j in range(self.lanes):
+                code = current[j * self.width : (j + 1) * self.width] ^ msb_flip
+                m.d.comb += self.o.payload.codes[j].eq(code.as_signed() if self.to_signed else code)
         m.d.comb += [
             self.o.payload.first.eq(beat_q == 0),
             self.o.payload.last.eq(last_beat),

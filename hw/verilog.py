@@ -2,19 +2,52 @@
 
 ``make rtl``, the cocotb runs and the lint/synthesis tests all call
 :func:`write_verilog`, so the simulated Verilog is the synthesised Verilog.
+
+Field aliases are dropped. Amaranth names every field of a layout-typed signal
+with an alias wire (``wire [7:0] \\dac[3] ; assign \\dac[3] = dac[31:24];``).
+They drive nothing, and synthesis removes them, but Icarus re-evaluates each
+alias, copying the whole vector, whenever any bit of that vector changes: at
+256 columns the SAR's 256 ``dac`` and 512 payload aliases made Icarus run 40x
+slower (200 clocks: 66 s with them, 1.7 s without; ``docs/toolchain.md``).
+The ports and every named signal stay, so waveforms still show them; a field
+is the documented slice of its port.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+# An alias wire of a layout field: an escaped name holding '.' or '[', declared as a
+# wire and driven by exactly one continuous assignment (names from
+# amaranth.back.rtlil's emit_signal_fields). Yosys' own names start with '$'.
+_ALIAS_DECL = re.compile(r"^  wire (?:signed )?(?:\[\d+:\d+\] )?\\([^$\s]\S*[.\[]\S*) ;\n", re.M)
+_ALIAS_ASSIGN = re.compile(r"^  assign \\([^$\s]\S*[.\[]\S*) += [^;]*;\n", re.M)
+_ESCAPED_NAME = re.compile(r"\\(\S+)")
+
+
+def drop_field_aliases(text: str) -> str:
+    """``text`` without the layout-field alias wires; raises if one of them is read anywhere."""
+    names = set(_ALIAS_DECL.findall(text))
+    if not names:
+        return text
+    assigned = set(_ALIAS_ASSIGN.findall(text))
+    if assigned != names:
+        raise RuntimeError(f"field aliases without one assignment: {sorted(names ^ assigned)[:5]}")
+    text = _ALIAS_DECL.sub("", text)
+    text = _ALIAS_ASSIGN.sub("", text)
+    still_used = names.intersection(_ESCAPED_NAME.findall(text))
+    if still_used:
+        raise RuntimeError(f"field aliases are read by the netlist: {sorted(still_used)[:5]}")
+    return text
+
 
 def to_verilog(component: wiring.Component, name: str) -> str:
     """Convert ``component`` to Verilog with top module ``name`` (ports from its signature)."""
-    return verilog.convert(component, name=name, emit_src=False)
+    return drop_field_aliases(verilog.convert(component, name=name, emit_src=False))
 
 
 def write_verilog(component: wiring.Component, name: str, path) -> Path:

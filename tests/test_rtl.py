@@ -113,3 +113,19 @@ def test_rtl_cli_takes_json_and_flags_and_names_bad_fields(build_dir, capsys):
     assert "unknown parameter(s) ['colums']" in capsys.readouterr().err
     assert rtl_main(["--out", str(build_dir), "--sar-set", "weights=[1,1]"]) == 2
     assert "weights" in capsys.readouterr().err
+
+
+def test_field_aliases_are_dropped_and_never_read():
+    """The written Verilog keeps the ports but not Amaranth's per-field alias wires
+    (they made Icarus 40x slower at 256 columns); an alias that logic reads is an error."""
+    from hw.sar import SAR
+    from hw.verilog import drop_field_aliases, to_verilog
+
+    text = to_verilog(SAR(SARConfig(columns=4)), "sar")
+    assert "\\dac[" not in text and "\\o__payload." not in text
+    assert re.search(r"output \[31:0\] dac;", text), "the dac port itself must stay"
+    kept = "  wire [7:0] \\x.y ;\n  assign \\x.y  = a[7:0];\n  assign b = c;\n"
+    assert drop_field_aliases(kept) == "  assign b = c;\n"
+    read = "  wire [7:0] \\x.y ;\n  assign \\x.y  = a[7:0];\n  assign b = \\x.y ;\n"
+    with pytest.raises(RuntimeError, match="read by the netlist"):
+        drop_field_aliases(read)
