@@ -41,11 +41,12 @@ $(AIHWKIT_STAMP): $(STAMP)
 	touch $(AIHWKIT_STAMP)
 deps-aihwkit: $(AIHWKIT_STAMP)
 
-# WAVES=1: FST waveform (path printed); BUILD_DIR=dir: build folders under dir;
+# WAVES=1: FST waveform (path printed); BUILD_DIR=dir: build folders under dir; UNIT=fp16: FP16 baseline unit;
 # SIM_ARGS: more tools.sim options (e.g. --allow-large, --adc-ideal).
 sim: deps
 	$(PY) -m tools.sim --sim $(SIM) $(if $(CAPTURE),--capture $(CAPTURE)) $(if $(SEED),--seed $(SEED)) \
-	  $(if $(filter 1 yes true,$(WAVES)),--waves) $(if $(BUILD_DIR),--build-dir $(BUILD_DIR)) $(SIM_ARGS)
+	  $(if $(filter 1 yes true,$(WAVES)),--waves) $(if $(BUILD_DIR),--build-dir $(BUILD_DIR)) $(SIM_ARGS) \
+	  $(if $(UNIT),--unit $(UNIT))
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

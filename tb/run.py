@@ -35,8 +35,12 @@ def run_bench(
     seed: int,
     settings: dict,
     testcase: str | None = None,
+    waves: bool = False,
 ) -> tuple[RunResult, list[dict]]:
-    """Run bench ``bench`` on ``component``'s Verilog with ``sim``; returns (result, figures)."""
+    """Run bench ``bench`` on ``component``'s Verilog with ``sim``; returns (result, figures).
+
+    ``waves``: record a waveform (``result.waves`` is its path).
+    """
     toplevel, module = BENCHES[bench]
     build_dir = Path(build_dir)
     verilog = write_verilog(component, toplevel, build_dir / f"{toplevel}.v")
@@ -51,6 +55,7 @@ def run_bench(
         seed=seed,
         extra_env={SETTINGS_ENV: json.dumps({**settings, "summary": str(summary)})},
         testcase=testcase,
+        waves=waves,
     )
     figures = [json.loads(line) for line in summary.read_text().splitlines()]
     return result, figures
@@ -67,6 +72,7 @@ def run_tile_capture(
     idle: str = "none",
     backpressure: str = "none",
     unit: str = "fixed",
+    waves: bool = False,
 ):
     """Run one capture through the tile bench; returns (result, figures, hardware activations).
 
@@ -94,6 +100,6 @@ def run_tile_capture(
     }
     component = TilePeriphery(load(capture).tile_config, unit=unit)
     result, figures = run_bench(
-        "tile", component, sim=sim, build_dir=build_dir, seed=seed, settings=settings
+        "tile", component, sim=sim, build_dir=build_dir, seed=seed, settings=settings, waves=waves
     )
     return result, figures[0], np.load(hw_out)

@@ -38,6 +38,7 @@ from tb.fp16_stimulus import FP16PortView, raw_params
 from tb.params import ParamWriter
 from tb.pauses import pauses
 from tb.payload import port_shape
+from tb.progress import Progress
 from tb.scoreboard import Scoreboard
 from tb.stream import StreamSink, TapMonitor
 
@@ -114,8 +115,10 @@ class TileBench(Bench):
         done = self.sink.expect_count(vectors * cfg.nmpu.beats)
         limit = 50 * conversions * (cfg.sar.steps + 3 + cfg.nmpu.beats) + 1000
         t0, c0 = time.perf_counter(), self.cycle
+        progress = Progress(vectors, self.log.info)
         while not done.is_set():
             await self.falling
+            progress.update(self.sink.received // cfg.nmpu.beats)
             assert self.cycle - c0 < limit, (
                 f"no progress: {self.driver.accepted} started, {self.adc.seen} converted, "
                 f"{self.sink.received} beats out"

@@ -122,3 +122,35 @@ def test_waves_file_written_and_named(tmp_path, seed, capsys):
     fst = Path(line.split(":", 1)[1].split()[0])
     assert fst.suffix == ".fst" and fst.stat().st_size > 1000 and fst.is_relative_to(tmp_path)
     assert "\naccuracy: not available (capture has no network head)\n" in out
+
+
+def test_unit_conflicts_with_synthetic(capsys):
+    assert sim_main(["--synthetic", "--unit", "fp16"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--unit" in err, err
+
+
+@pytest.mark.cocotb
+def test_unit_fp16_runs_the_fp16_tile_in_its_own_build_folder(tmp_path, seed, capsys):
+    """make sim UNIT=fp16: the FP16 baseline in the tile, bit-exact with its golden chain,
+    built beside (not over) the fixed-point tile of the same capture."""
+    from tools.capture import main as capture_main
+
+    rng = np.random.default_rng(seed)
+    w = rng.normal(scale=0.3, size=(16, 8))
+    x = rng.uniform(-1, 1, size=(10, 16))
+    src = tmp_path / "src.npz"
+    np.savez(src, analog_mac=x @ w, ideal_mac=x @ w)
+    cap = tmp_path / "tiny.npz"
+    assert capture_main(["import", str(src), "--out", str(cap), "--lanes", "4"]) == 0
+    capsys.readouterr()
+    assert sim_main(["--capture", str(cap), "--unit", "fp16", "--build-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "post-processing    : FP16 baseline unit" in out and "mismatches         : 0" in out
+    assert "RESULT             : PASS" in out
+    assert (
+        sim_capture.build_folder(cap, tmp_path).with_name(
+            sim_capture.build_folder(cap, tmp_path).name + "-fp16"
+        )
+        / "tile.v"
+    ).exists()

@@ -73,6 +73,12 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--capture", help=f"capture file (default {DEFAULT_CAPTURE.name})")
     parser.add_argument("--synthetic", action="store_true", help="NMPU alone on random data")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--unit",
+        choices=("fixed", "fp16"),
+        default="fixed",
+        help="tile post-processing: the fixed-point NMPU or the FP16 baseline (make sim UNIT=fp16)",
+    )
     parser.add_argument("--vectors", type=int, default=20, help="synthetic vectors per test")
     adc = parser.add_argument_group(
         "ADC analog front end (default: the instance the capture was calibrated with)"
@@ -100,10 +106,10 @@ def _main(argv: list[str] | None) -> int:
     adc_values = (args.adc_mismatch, args.adc_offset, args.adc_noise)
     adc_given = any(adc_values) or args.adc_seed or args.adc_ideal
     if args.synthetic:
-        if args.capture or adc_given or args.waves or args.allow_large:
+        if args.capture or adc_given or args.waves or args.allow_large or args.unit != "fixed":
             raise UsageError(
-                "--synthetic runs the NMPU alone: it takes no --capture, --adc-*, --waves "
-                "or --allow-large"
+                "--synthetic runs the NMPU alone: it takes no --capture, --adc-*, --waves, "
+                "--allow-large or --unit"
             )
         return run_synthetic(args.sim, args.seed, args.vectors)
     if args.adc_ideal and (any(adc_values) or args.adc_seed):
@@ -132,6 +138,7 @@ def _main(argv: list[str] | None) -> int:
         build_root=Path(args.build_dir) if args.build_dir else None,
         waves=args.waves,
         allow_large=args.allow_large,
+        unit=args.unit,
     )
 
 

@@ -129,28 +129,27 @@ def run_capture(
     build_root: Path | None = None,
     waves: bool = False,
     allow_large: bool = False,
+    unit: str = "fixed",
 ) -> int:
     """Co-verify ``capture`` on ``sim``; print the figures; 0 iff no mismatch.
 
     ``front_end``: the ADC analog front end's ``AnalogFrontEnd.sample`` settings;
     ``None`` takes the one the capture was calibrated with (ideal if it records none),
     ``{}`` the ideal one. ``waves``: record a waveform (FST on Icarus, VCD on Verilator;
-    its path is printed).
+    its path is printed). ``unit``: the tile's post-processing unit, ``fixed`` (the
+    NMPU) or ``fp16`` (the FP16 baseline with the calibration rounded to binary16).
     Raises ``ValueError`` (one line) for a capture above the size guard.
     """
-    import os
-
     t0 = time.perf_counter()
     cap = load(capture)
     check_size(cap, allow_large)
     if front_end is None:
         front_end = cap.adc_front_end or {}
     build = build_folder(capture, build_root)
+    if unit != "fixed":
+        build = build.with_name(f"{build.name}-{unit}")
     for stale in ("summary.jsonl", "hw_out.npy"):
         (build / stale).unlink(missing_ok=True)
-    saved_waves = os.environ.get("WAVES")
-    if waves:
-        os.environ["WAVES"] = "1"  # cocotb's own switch; tb.runner reads it too
     print(
         f"make sim: {cap.vectors} vectors x {cap.phases} phase(s) x {cap.columns} columns on "
         f"{sim}, build folder {build}",
@@ -166,21 +165,21 @@ def run_capture(
             front_end=front_end,
             idle="random" if traffic else "none",
             backpressure="random" if traffic else "none",
+            unit=unit,
+            waves=waves,
         )
     except CocotbFailure as exc:
         failure, result = exc, exc.result
         fig, hw_out = _read_partial(build)
-    finally:
-        if waves:
-            if saved_waves is None:
-                os.environ.pop("WAVES", None)
-            else:
-                os.environ["WAVES"] = saved_waves
     wall = time.perf_counter() - t0
     prov = cap.provenance
     lines = [
-        "== make sim: SAR ADC (closed loop) -> NMPU on captured activations ==",
+        "== make sim: SAR ADC (closed loop) -> "
+        + ("NMPU" if unit == "fixed" else "FP16 unit")
+        + " on captured activations ==",
         f"simulator          : {sim}",
+        "post-processing    : "
+        + ("fixed-point NMPU" if unit == "fixed" else "FP16 baseline unit (binary16 parameters)"),
         f"capture            : {capture} (schema {cap.schema_version})",
         f"  analog simulator : {prov.get('simulator')} {json.dumps(prov.get('simulator_version'))}",
         f"  network, layer   : {prov.get('network')}; {prov.get('layer')}",
