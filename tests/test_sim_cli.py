@@ -154,3 +154,16 @@ def test_unit_fp16_runs_the_fp16_tile_in_its_own_build_folder(tmp_path, seed, ca
         )
         / "tile.v"
     ).exists()
+
+
+def test_front_end_gain_and_compression_travel_in_captures_and_options(tmp_path, seed, capsys):
+    """The study's per-column gain and compression terms are valid capture provenance, and
+    a bad value is one line naming the key, before any build."""
+    kw = _valid_kwargs(seed)
+    fe = {"mismatch": 0.01, "offset": 0.2, "noise": 0.1, "seed": 3, "gain": 0.3, "compression": 1.0}
+    kw["provenance"] = {**kw["provenance"], "adc_front_end": fe}
+    path = capture.save(tmp_path / "gain.npz", **kw)
+    assert capture.load(path).adc_front_end == fe
+    assert sim_main(["--capture", str(path), "--adc-gain", "-1", "--adc-seed", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "gain" in err, err

@@ -60,12 +60,19 @@ def front_end(sar_cfg, args) -> AnalogFrontEnd:
 
 
 def adc_settings(args) -> dict:
-    return {
+    """The ``AnalogFrontEnd.sample`` settings of the command line; the per-column gain and
+    compression terms (DESIGN 9, import options only) appear only when set, so the
+    committed captures' provenance is unchanged."""
+    settings = {
         "mismatch": args.adc_mismatch,
         "offset": args.adc_offset,
         "noise": args.adc_noise,
         "seed": args.adc_seed,
     }
+    for key in ("gain", "compression"):
+        if getattr(args, f"adc_{key}", 0.0):
+            settings[key] = getattr(args, f"adc_{key}")
+    return settings
 
 
 def nmpu_codes(cfg: TileConfig, fe, v, first_index: int = 0) -> np.ndarray:
@@ -379,6 +386,10 @@ def parse_import_args(argv):
     adc.add_argument("--adc-mismatch", type=float, default=0.0, help="unit-cap relative sigma")
     adc.add_argument("--adc-offset", type=float, default=0.0, help="comparator offset sigma, LSB")
     adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
+    adc.add_argument("--adc-gain", type=float, default=0.0, help="per-column gain error sigma")
+    adc.add_argument(
+        "--adc-compression", type=float, default=0.0, help="mean per-column compression"
+    )
     adc.add_argument("--adc-seed", type=int, default=0)
     return ap.parse_args(argv)
 
@@ -393,8 +404,9 @@ def import_main(argv) -> int:
         for k, v in adc_settings(args).items()
         if v or (k == "seed" and any(adc_settings(args).values()))
     }
-    if front_end and not any(front_end.get(k) for k in ("mismatch", "offset", "noise")):
-        raise UsageError("--adc-seed needs --adc-mismatch, --adc-offset or --adc-noise")
+    terms = ("mismatch", "offset", "noise", "gain", "compression")
+    if front_end and not any(front_end.get(k) for k in terms):
+        raise UsageError("--adc-seed needs --adc-mismatch/offset/noise/gain/compression")
     opts = importer.ImportOptions(
         lanes=args.lanes,
         nmpu_set=config_dict(None, args.nmpu_set, "nmpu"),

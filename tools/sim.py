@@ -87,6 +87,10 @@ def _main(argv: list[str] | None) -> int:
     adc.add_argument("--adc-mismatch", type=float, default=0.0, help="unit-cap relative sigma")
     adc.add_argument("--adc-offset", type=float, default=0.0, help="comparator offset sigma, LSB")
     adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
+    adc.add_argument("--adc-gain", type=float, default=0.0, help="per-column gain error sigma")
+    adc.add_argument(
+        "--adc-compression", type=float, default=0.0, help="mean per-column compression"
+    )
     adc.add_argument("--adc-seed", type=int, default=0)
     parser.add_argument(
         "--build-dir",
@@ -103,7 +107,8 @@ def _main(argv: list[str] | None) -> int:
         help="run captures above the size guard (vectors x phases x columns > 2**19)",
     )
     args = parser.parse_args(argv)
-    adc_values = (args.adc_mismatch, args.adc_offset, args.adc_noise)
+    adc_keys = ("mismatch", "offset", "noise", "gain", "compression")
+    adc_values = tuple(getattr(args, f"adc_{k}") for k in adc_keys)
     adc_given = any(adc_values) or args.adc_seed or args.adc_ideal
     if args.synthetic:
         if args.capture or adc_given or args.waves or args.allow_large or args.unit != "fixed":
@@ -113,16 +118,18 @@ def _main(argv: list[str] | None) -> int:
             )
         return run_synthetic(args.sim, args.seed, args.vectors)
     if args.adc_ideal and (any(adc_values) or args.adc_seed):
-        raise UsageError("--adc-ideal conflicts with --adc-mismatch/offset/noise/seed")
+        raise UsageError(
+            "--adc-ideal conflicts with --adc-mismatch/offset/noise/gain/compression/seed"
+        )
     if args.adc_seed and not any(adc_values):
-        raise UsageError("--adc-seed needs --adc-mismatch, --adc-offset or --adc-noise")
+        raise UsageError("--adc-seed needs --adc-mismatch/offset/noise/gain/compression")
     from model.analog.sar_frontend import AnalogFrontEnd
     from model.flow.capture import load
     from tools.sim_capture import check_size, run_capture
 
     fe = {} if args.adc_ideal else None
     if any(adc_values):
-        fe = dict(zip(("mismatch", "offset", "noise"), adc_values, strict=True))
+        fe = {k: v for k, v in zip(adc_keys, adc_values, strict=True) if v or k in adc_keys[:3]}
         fe["seed"] = args.adc_seed
     capture = Path(args.capture) if args.capture else DEFAULT_CAPTURE
     with user_input():  # a bad file, front end or size: one line naming it, before any build

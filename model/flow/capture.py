@@ -70,7 +70,7 @@ MAX_ELEMENTS = 1 << 26
 #: Largest label (labels index classes; without a head they must still be sane integers).
 MAX_LABEL = (1 << 31) - 1
 #: Keys of ``provenance.adc_front_end`` (``AnalogFrontEnd.sample`` keyword arguments).
-FRONT_END_KEYS = ("mismatch", "offset", "noise", "seed")
+FRONT_END_KEYS = ("mismatch", "offset", "noise", "seed", "gain", "compression")
 REQUIRED_ARRAYS = ("analog", *PARAM_FIELDS, "reference", "metadata")
 OPTIONAL_ARRAYS = ("labels",)
 REQUIRED_META = ("schema", "schema_version", "sar_config", "nmpu_config", "provenance", "scaling")
