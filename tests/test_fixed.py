@@ -17,6 +17,7 @@ from model.golden.fixed import (
     QFormat,
     align,
     bits_for,
+    cut_round_inplace,
     floor_shift,
     round_shift,
     round_shift_int,
@@ -32,6 +33,24 @@ def rational_round(v: int, r: int, mode: str) -> int:
     if mode == "half_up":
         return math.floor(q + Fraction(1, 2))
     return round(q)  # Python rounds Fractions half to even
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("mode", ROUNDING_MODES)
+def test_cut_round_inplace_is_floor_then_round_on_exact_rationals(mode, dtype):
+    """The golden model's fused in-place cut-and-round, exhaustive over 12-bit values and
+    every cut/round split, against floor(v / 2**cut) rounded on exact rationals; values
+    at the dtype's headroom edge (2**29 for int32) too."""
+    edge = (1 << 29) - 1 if dtype == np.int32 else (1 << 61) - 1
+    v = np.concatenate([np.arange(-(1 << 11), 1 << 11), [edge, -edge - 1, edge - 5]])
+    for cut in range(0, 5):
+        for r in range(0, 5):
+            got = cut_round_inplace(v.astype(dtype), cut, r, mode)
+            want = [rational_round(int(x) >> cut, r, mode) for x in v]
+            bad = np.flatnonzero(got != np.array(want))
+            assert bad.size == 0, (
+                f"{mode} cut={cut} r={r}: v={v[bad[0]]} expected {want[bad[0]]} got {got[bad[0]]}"
+            )
 
 
 @pytest.mark.parametrize("mode", ROUNDING_MODES)

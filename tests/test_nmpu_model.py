@@ -273,3 +273,20 @@ def test_per_vector_parameters_equal_one_call_per_vector(seed):
     np.testing.assert_array_equal(nmpu(cfg, x, **stacked), want)
     with pytest.raises(ValueError, match=r"'scale' has shape \(4, 64\)"):
         nmpu(cfg, x, **{**stacked, "scale": stacked["scale"][:4]})
+
+
+@pytest.mark.parametrize("name", list(NMPU_CONFIGS))
+def test_model_leaves_the_callers_arrays_alone(name, seed):
+    """The model computes in place on its own buffers: inputs already in the model's dtype
+    (no conversion copy) come back unchanged, and a second call gives the same result."""
+    cfg = NMPU_CONFIGS[name]
+    rng = np.random.default_rng(seed)
+    x = random_codes(cfg, rng, 7).astype(cfg.model_dtype)
+    p = {k: v.astype(cfg.model_dtype) for k, v in random_params(cfg, rng).items()}
+    x0, p0 = x.copy(), {k: v.copy() for k, v in p.items()}
+    first = nmpu(cfg, x, **p)
+    np.testing.assert_array_equal(x, x0)
+    for k in p:
+        np.testing.assert_array_equal(p[k], p0[k], err_msg=k)
+    np.testing.assert_array_equal(nmpu(cfg, x, **p), first)
+    assert first.dtype == np.int64

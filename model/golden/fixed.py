@@ -129,6 +129,40 @@ def round_shift(v, r: int, mode: str) -> np.ndarray:
     return (v + (half - 1) + ((v >> r) & 1)) >> r
 
 
+def cut_round_inplace(v: np.ndarray, cut: int, r: int, mode: str) -> np.ndarray:
+    """``round_shift(floor_shift(v, cut), r, mode)`` computed in ``v``'s own buffer.
+
+    For ``trunc`` and ``half_up`` the two steps fuse into one add and one shift:
+    ``(floor(v / 2**cut) + h) >> r == (v + h * 2**cut) >> (cut + r)`` because adding
+    the integer ``h`` commutes with the floor. ``half_even`` needs the kept LSB and
+    does the steps apart. Used by the golden model's hot path (fewer passes over
+    memory); ``tests/test_fixed.py`` checks it against the two-step helpers.
+    """
+    if mode not in ROUNDING_MODES:
+        raise ValueError(f"rounding must be one of {ROUNDING_MODES}, not {mode!r}")
+    if cut < 0 or r < 0:
+        raise ValueError(f"shifts must be >= 0, not cut={cut}, r={r}")
+    if r == 0 or mode == "trunc":
+        v >>= cut + r
+    elif mode == "half_up" and cut + r <= 8 * v.itemsize - 2:
+        # |v| < 2**(bits - 2) in the model's dtype (MAX_MODEL_BITS headroom), so the
+        # added 2**(cut + r - 1) cannot overflow.
+        v += (1 << (r - 1)) << cut
+        v >>= cut + r
+    elif mode == "half_up":
+        v >>= cut
+        v += 1 << (r - 1)
+        v >>= r
+    else:
+        v >>= cut
+        odd = v >> r
+        odd &= 1
+        v += (1 << (r - 1)) - 1
+        v += odd
+        v >>= r
+    return v
+
+
 def saturate(v, width: int, signed: bool) -> np.ndarray:
     """Clamp to a ``width``-bit signed or unsigned range; never wraps."""
     lo, hi = int_range(width, signed)
