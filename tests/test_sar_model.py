@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.analog.adc_metrics import code_density, dnl_inl, dnl_inl_of, enob, transfer_function
-from model.analog.sar_frontend import counter_normal
+from model.analog.sar_frontend import NOISE_REACH, counter_normal
 from model.sar import AnalogFrontEnd, SARConfig, sar_convert, to_signed
 from tb.catalogue import REDUNDANT_10
 
@@ -189,6 +189,28 @@ def test_noise_draws_independent_of_batching(seed):
     assert abs(z.std() - 1) < 0.03 and abs(z.mean()) < 0.03
     quiet = AnalogFrontEnd(fe.weights, fe.offset, noise=0.0, seed=seed, out_width=8)
     assert (sar_convert(cfg, quiet, v)[1] != sar_convert(cfg, fe, v)[1]).any()
+
+
+@pytest.mark.parametrize("noise", [1e-9, 0.05, 0.3, 2.0])
+def test_compare_draws_only_where_noise_can_flip_and_matches_every_draw(noise, seed):
+    """compare skips the draws of decisions further than NOISE_REACH sigma from the
+    threshold; the decisions equal the plain formula with a draw for every decision,
+    near ties included. NOISE_REACH bounds |counter_normal| (53-bit uniforms)."""
+    assert np.sqrt(-2 * np.log(2.0**-53)) < NOISE_REACH
+    cfg = SARConfig(columns=64)
+    fe = AnalogFrontEnd.sample(cfg, mismatch=0.03, offset=1.0, noise=noise, seed=seed)
+    rng = np.random.default_rng(seed)
+    vi = np.arange(300) + 7
+    for step in range(cfg.steps):
+        states = rng.integers(1, 256, (300, 64))
+        level = fe.dac_level(states)
+        # inputs at, just around and far from each column's threshold
+        x = level - fe.offset + rng.choice([0, 1e-12, -1e-12, 0.5, -3, 40], (300, 64)) * noise
+        v = np.clip(x / 256 * 2 - 1, -1, 1)
+        lhs = fe.held_input(v) + fe.offset
+        lhs = lhs + noise * counter_normal(fe.seed, vi[:, None], step, np.arange(64))
+        want = (lhs >= level).astype(np.uint8)
+        np.testing.assert_array_equal(fe.compare(v, states, step, vi), want, err_msg=f"{step=}")
 
 
 def test_mismatch_sigma_scales_with_inverse_sqrt_weight(seed):

@@ -70,6 +70,11 @@ def _hash_fields(*fields) -> np.ndarray:
     return h
 
 
+#: Largest |draw| of :func:`counter_normal`: sqrt(-2 ln 2**-53) = 8.572 (u1 < 1 - 2**-53
+#: after the 53-bit quantisation), rounded up.
+NOISE_REACH = 8.6
+
+
 def counter_normal(seed: int, vector_index, step: int, column) -> np.ndarray:
     """Standard-normal draw that is a pure function of (seed, vector, step, column).
 
@@ -331,7 +336,21 @@ class AnalogFrontEnd:
         if x.shape[-1] != self.columns:
             raise ValueError(f"v has {x.shape[-1]} columns, the front end {self.columns}")
         lhs = x + self.offset
+        level = self.dac_level(trial_states)
         if self.noise:
+            # A draw is at most NOISE_REACH sigma (Box-Muller on 53-bit uniforms), so only
+            # decisions closer than that to the threshold need one: the others cannot
+            # flip, and skipping their draws leaves every decision bit-identical.
+            close = np.abs(lhs - level) <= NOISE_REACH * self.noise + 1e-6
+            n_close = np.count_nonzero(close)
             vi = np.asarray(vector_index)[..., None]
-            lhs = lhs + self.noise * counter_normal(self.seed, vi, step, np.arange(self.columns))
-        return (lhs >= self.dac_level(trial_states)).astype(np.uint8)
+            if n_close > close.size // 4:  # mostly close: every draw, no gather/scatter
+                lhs = lhs + self.noise * counter_normal(
+                    self.seed, vi, step, np.arange(self.columns)
+                )
+            elif n_close:
+                at = np.nonzero(close)
+                vi = np.broadcast_to(vi, lhs.shape)[at]
+                lhs = lhs.copy()
+                lhs[at] = lhs[at] + self.noise * counter_normal(self.seed, vi, step, at[-1])
+        return (lhs >= level).astype(np.uint8)
