@@ -88,11 +88,11 @@ def build_run(args) -> network.NetworkRun:
         try:
             lanes = tuple(int(v) for v in args.lanes.split(","))
         except ValueError:
-            raise UsageError(f"--lanes must be integers separated by commas, not {args.lanes!r}")
-    opts = network.NetworkOptions(lanes=lanes, seed=args.seed, slice_bits=args.slice_bits)
-    if args.adc_ideal:
-        opts = network.NetworkOptions(lanes=lanes, seed=args.seed, slice_bits=args.slice_bits,
-                                      front_end={})  # fmt: skip
+            raise UsageError(
+                f"--lanes must be integers separated by commas, not {args.lanes!r}"
+            ) from None
+    extra = {"front_end": {}} if args.adc_ideal else {}
+    opts = network.NetworkOptions(lanes=lanes, seed=args.seed, slice_bits=args.slice_bits, **extra)
     layers = [(mlp.w1, mlp.b1), (mlp.w2, mlp.b2)]
     return network.build(
         layers, first, data.x_train, data.y_train, data.x_test[:n], data.y_test[:n], opts,
@@ -182,8 +182,9 @@ def report(run: network.NetworkRun, rtl: list[dict] | None, args) -> tuple[list[
             "golden_chain_rms": run.chain_rms(i),
         }
         if r is not None:
-            row.update({k: r[k] for k in ("mismatches", "vectors_checked", "values_checked",
-                                          "equals_golden_chain", "layer_rms", "seconds")})  # fmt: skip
+            keys = ("mismatches", "vectors_checked", "values_checked", "equals_golden_chain",
+                    "layer_rms", "seconds")  # fmt: skip
+            row.update({k: r[k] for k in keys})
             row["chain_rms"] = run.chain_rms(i, r["outputs"])
         summary["layers"].append(row)
         rms_l = row.get("layer_rms", row["golden_layer_rms"])

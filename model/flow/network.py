@@ -49,9 +49,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from model.analog import crossbar
+from model.analog.sar_frontend import AnalogFrontEnd
 from model.flow import calibration, importer
 from model.flow.head import make_head
-from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.nmpu import nmpu
 from model.golden.tile import TileConfig, adc_codes, nmpu_input, tile
 
