@@ -17,7 +17,7 @@ BUILD_DIR ?=
 SIM_ARGS ?=
 JOBS   ?= 2
 
-.PHONY: sim test rtl bench ppa adc-report adc-study capture lint deps deps-aihwkit deps-yosys clean
+.PHONY: sim test rtl bench ppa adc-report adc-study capture network lint deps deps-aihwkit deps-yosys clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ capture: deps-aihwkit
 	$(PY) -m tools.capture --simulator aihwkit --out captures/aihwkit_digits.npz
 	$(PY) -m tools.capture --simulator builtin --out captures/builtin_digits_256.npz \
 	  --vectors 48 --hidden 256 --lanes 64 --input-bits 4 --mlp-cache captures/digits_mlp_256x4.npz
+
+# The whole digits network on the tile, every layer co-verified on the RTL (SIM=icarus|verilator);
+# NETWORK_ARGS: more tools.network options (e.g. --vectors 48, --network mlp32).
+network: deps
+	$(PY) -m tools.network --out build/network --sim $(SIM) $(NETWORK_ARGS)
 
 clean:
 	rm -rf build
