@@ -159,10 +159,6 @@ class Layer:
     def act_lsb(self) -> float:
         return float(self.capture["scaling"]["act_lsb"])
 
-    @property
-    def last(self) -> bool:
-        return self.capture["nmpu_config"].activation == "none"
-
 
 @dataclass
 class NetworkRun:
@@ -294,16 +290,14 @@ def build(
         front_end = dict(opts.front_end)
         if front_end:
             front_end["seed"] = int(front_end.get("seed", 0)) + i
-        io = importer.ImportOptions(
-            lanes=None if opts.lanes is None else opts.lanes[i],
-            nmpu_set=nmpu_set,
-            front_end=front_end,
-            act_percentile=opts.act_percentile,
+        lanes = (
+            importer.valid_lanes(w.shape[1], opts.max_lanes)[-1]
+            if opts.lanes is None
+            else opts.lanes[i]
         )
-        if opts.lanes is None:
-            io = importer.ImportOptions(
-                **{**io.__dict__, "lanes": importer.valid_lanes(w.shape[1], opts.max_lanes)[-1]}
-            )
+        io = importer.ImportOptions(
+            lanes=lanes, nmpu_set=nmpu_set, front_end=front_end, act_percentile=opts.act_percentile
+        )
         prov = {
             "simulator": "builtin",
             "simulator_version": {"model.crossbar": crossbar.MODEL_VERSION},
@@ -326,18 +320,18 @@ def build(
         }
         imp = importer.import_arrays(src, io, provenance=prov)
         cap = imp.capture
-        cfg = cap["sar_config"], cap["nmpu_config"]
-        layer = Layer(i, w, b, spec, chip, cap, imp.report, np.empty(0))
-        tcfg = _tile_config(cap)
-        fe = _front_end(cap)
+        tcfg, fe = _tile_config(cap), _front_end(cap)
+        # The hardware's activations: scored vectors (conversions 0, 1, ... as on the RTL)
+        # and calibration split (the next layer calibrates on them).
         out = tile(tcfg, fe, cap["analog"], _params(cap)).activations
         codes, _ = adc_codes(tcfg, fe, a_cal / cap["scaling"]["out_scale"],
                              first_index=CALIBRATION_INDEX)  # fmt: skip
-        layer.cal_out = nmpu(cfg[1], nmpu_input(tcfg, codes), **_params(cap))
+        cal_out = nmpu(tcfg.nmpu, nmpu_input(tcfg, codes), **_params(cap))
+        layer = Layer(i, w, b, spec, chip, cap, imp.report, cal_out)
         built.append(layer)
         outputs.append(out)
         spec = InputSpec(
-            "unsigned", bits=cfg[1].out_width, slice_bits=opts.slice_bits, scale=layer.act_lsb
+            "unsigned", bits=tcfg.nmpu.out_width, slice_bits=opts.slice_bits, scale=layer.act_lsb
         )
         in_cal, in_x = layer.cal_out, out
     return NetworkRun(built, y, outputs, float_acts)
