@@ -102,19 +102,25 @@ def test_progress_lines_rate_and_time_left():
     assert format_seconds(75) == "1 min 15 s" and format_seconds(4000) == "1 h 06 min"
 
 
-@pytest.mark.cocotb
-def test_waves_file_written_and_named(tmp_path, seed, capsys):
-    """make sim WAVES=1 on a tiny imported capture: an FST file, its path printed."""
+def tiny_capture(tmp_path, seed, vectors, capsys) -> Path:
+    """A 16 -> 8 layer's random arrays through ``tools.capture import`` (4 lanes, no head)."""
     from tools.capture import main as capture_main
 
     rng = np.random.default_rng(seed)
     w = rng.normal(scale=0.3, size=(16, 8))
-    x = rng.uniform(-1, 1, size=(12, 16))
+    x = rng.uniform(-1, 1, size=(vectors, 16))
     src = tmp_path / "src.npz"
     np.savez(src, analog_mac=x @ w, ideal_mac=x @ w)
     cap = tmp_path / "tiny.npz"
     assert capture_main(["import", str(src), "--out", str(cap), "--lanes", "4"]) == 0
     capsys.readouterr()
+    return cap
+
+
+@pytest.mark.cocotb
+def test_waves_file_written_and_named(tmp_path, seed, capsys):
+    """make sim WAVES=1 on a tiny imported capture: an FST file, its path printed."""
+    cap = tiny_capture(tmp_path, seed, 12, capsys)
     argv = ["--capture", str(cap), "--waves", "--build-dir", str(tmp_path / "b")]
     assert sim_main(argv) == 0
     out = capsys.readouterr().out
@@ -134,16 +140,7 @@ def test_unit_conflicts_with_synthetic(capsys):
 def test_unit_fp16_runs_the_fp16_tile_in_its_own_build_folder(tmp_path, seed, capsys):
     """make sim UNIT=fp16: the FP16 baseline in the tile, bit-exact with its golden chain,
     built beside (not over) the fixed-point tile of the same capture."""
-    from tools.capture import main as capture_main
-
-    rng = np.random.default_rng(seed)
-    w = rng.normal(scale=0.3, size=(16, 8))
-    x = rng.uniform(-1, 1, size=(10, 16))
-    src = tmp_path / "src.npz"
-    np.savez(src, analog_mac=x @ w, ideal_mac=x @ w)
-    cap = tmp_path / "tiny.npz"
-    assert capture_main(["import", str(src), "--out", str(cap), "--lanes", "4"]) == 0
-    capsys.readouterr()
+    cap = tiny_capture(tmp_path, seed, 10, capsys)
     assert sim_main(["--capture", str(cap), "--unit", "fp16", "--build-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "post-processing    : FP16 baseline unit" in out and "mismatches         : 0" in out

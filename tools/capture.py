@@ -39,7 +39,14 @@ from model.flow.head import make_head
 from model.golden.nmpu import NMPUConfig, nmpu
 from model.golden.sar import SARConfig
 from model.golden.tile import TileConfig, adc_codes, nmpu_input
-from tools.cli import ArgumentParser, UsageError, run, user_input
+from tools.cli import (
+    FRONT_END_TERMS,
+    ArgumentParser,
+    UsageError,
+    add_front_end_options,
+    run,
+    user_input,
+)
 
 LAYER = "fc1"
 
@@ -57,6 +64,18 @@ CALIBRATION_INDEX = 1_000_000
 def front_end(sar_cfg, args) -> AnalogFrontEnd:
     """The ADC analog front end of this capture (``AnalogFrontEnd.ideal`` when all zero)."""
     return AnalogFrontEnd.sample(sar_cfg, **adc_settings(args))
+
+
+def noise_provenance(xcfg, adc: str) -> dict:
+    """The crossbar's noise settings as a capture records them, plus what ``adc`` says."""
+    return {
+        "model": "PCM, Nandakumar et al. ICECS 2019 (aihwkit PCMLikeNoiseModel constants)",
+        "prog_noise_scale": xcfg.prog_noise_scale,
+        "drift_scale": xcfg.drift_scale,
+        "read_noise_scale": xcfg.read_noise_scale,
+        "t_inference_s": xcfg.t_inference,
+        "adc": adc,
+    }
 
 
 def adc_settings(args) -> dict:
@@ -170,14 +189,9 @@ def build(args) -> dict:
         "vectors": f"first {args.vectors} of the test split (split_seed 0, 25 %)",
         "calibration_vectors": f"training split ({len(x_cal)} vectors)",
         "crossbar": xcfg.to_dict(),
-        "noise": {
-            "model": "PCM, Nandakumar et al. ICECS 2019 (aihwkit PCMLikeNoiseModel constants)",
-            "prog_noise_scale": xcfg.prog_noise_scale,
-            "drift_scale": xcfg.drift_scale,
-            "read_noise_scale": xcfg.read_noise_scale,
-            "t_inference_s": xcfg.t_inference,
-            "adc": "SAR model with the sampled front end below, in calibration and make sim",
-        },
+        "noise": noise_provenance(
+            xcfg, "SAR model with the sampled front end below, in calibration and make sim"
+        ),
         "seed": args.seed,
         "command": command_line(args),
         "float_accuracy": digits.float_accuracy(mlp, x, labels),
@@ -256,15 +270,10 @@ def build_sliced(args) -> dict:
         "layer": f"{LAYER} ({mlp.w1.shape[0]}x{mlp.hidden}), weights+bias of model.digits, "
         f"inputs bit-sliced into {phases} phases of {sb} bit(s) (LSB first)",
         "crossbar": xcfg.to_dict(),
-        "noise": {
-            "model": "PCM, Nandakumar et al. ICECS 2019 (aihwkit PCMLikeNoiseModel constants)",
-            "prog_noise_scale": xcfg.prog_noise_scale,
-            "drift_scale": xcfg.drift_scale,
-            "read_noise_scale": xcfg.read_noise_scale,
-            "t_inference_s": xcfg.t_inference,
-            "adc": "SAR model with the sampled front end adc_front_end, in calibration and "
-            "make sim",
-        },
+        "noise": noise_provenance(
+            xcfg,
+            "SAR model with the sampled front end adc_front_end, in calibration and make sim",
+        ),
         "seed": args.seed,
         "command": command_line(args),
     }
@@ -383,14 +392,7 @@ def parse_import_args(argv):
     adc = ap.add_argument_group(
         "ADC analog front end (model.sar.AnalogFrontEnd.sample; default ideal)"
     )
-    adc.add_argument("--adc-mismatch", type=float, default=0.0, help="unit-cap relative sigma")
-    adc.add_argument("--adc-offset", type=float, default=0.0, help="comparator offset sigma, LSB")
-    adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
-    adc.add_argument("--adc-gain", type=float, default=0.0, help="per-column gain error sigma")
-    adc.add_argument(
-        "--adc-compression", type=float, default=0.0, help="mean per-column compression"
-    )
-    adc.add_argument("--adc-seed", type=int, default=0)
+    add_front_end_options(adc)
     return ap.parse_args(argv)
 
 
@@ -404,7 +406,7 @@ def import_main(argv) -> int:
         for k, v in adc_settings(args).items()
         if v or (k == "seed" and any(adc_settings(args).values()))
     }
-    terms = ("mismatch", "offset", "noise", "gain", "compression")
+    terms = FRONT_END_TERMS
     if front_end and not any(front_end.get(k) for k in terms):
         raise UsageError("--adc-seed needs --adc-mismatch/offset/noise/gain/compression")
     opts = importer.ImportOptions(

@@ -18,6 +18,25 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+#: The ``AnalogFrontEnd.sample`` terms a command line can set, as ``--adc-<term>``.
+FRONT_END_TERMS = ("mismatch", "offset", "noise", "gain", "compression")
+
+
+def add_front_end_options(group) -> None:
+    """``--adc-mismatch/offset/noise/gain/compression/seed``: the ADC analog front end's
+    ``AnalogFrontEnd.sample`` settings (0: the term is off)."""
+    helps = {
+        "mismatch": "unit-cap relative sigma",
+        "offset": "comparator offset sigma, LSB",
+        "noise": "comparator noise sigma, LSB",
+        "gain": "per-column gain error sigma",
+        "compression": "mean per-column compression",
+    }
+    for term in FRONT_END_TERMS:
+        group.add_argument(f"--adc-{term}", type=float, default=0.0, help=helps[term])
+    group.add_argument("--adc-seed", type=int, default=0)
+
+
 @contextlib.contextmanager
 def user_input():
     """Inside, a ``ValueError``/``TypeError`` is a problem with the user's input (the config

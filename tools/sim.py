@@ -20,7 +20,14 @@ import time
 from pathlib import Path
 
 from tb.runner import SIMULATORS
-from tools.cli import ArgumentParser, UsageError, run, user_input
+from tools.cli import (
+    FRONT_END_TERMS,
+    ArgumentParser,
+    UsageError,
+    add_front_end_options,
+    run,
+    user_input,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CAPTURE = REPO / "captures" / "builtin_digits.npz"
@@ -84,14 +91,7 @@ def _main(argv: list[str] | None) -> int:
         "ADC analog front end (default: the instance the capture was calibrated with)"
     )
     adc.add_argument("--adc-ideal", action="store_true", help="ideal front end")
-    adc.add_argument("--adc-mismatch", type=float, default=0.0, help="unit-cap relative sigma")
-    adc.add_argument("--adc-offset", type=float, default=0.0, help="comparator offset sigma, LSB")
-    adc.add_argument("--adc-noise", type=float, default=0.0, help="comparator noise sigma, LSB")
-    adc.add_argument("--adc-gain", type=float, default=0.0, help="per-column gain error sigma")
-    adc.add_argument(
-        "--adc-compression", type=float, default=0.0, help="mean per-column compression"
-    )
-    adc.add_argument("--adc-seed", type=int, default=0)
+    add_front_end_options(adc)
     parser.add_argument(
         "--build-dir",
         help="root of the per-capture build folders (default build/sim; make sim BUILD_DIR=)",
@@ -107,7 +107,7 @@ def _main(argv: list[str] | None) -> int:
         help="run captures above the size guard (vectors x phases x columns > 2**19)",
     )
     args = parser.parse_args(argv)
-    adc_keys = ("mismatch", "offset", "noise", "gain", "compression")
+    adc_keys = FRONT_END_TERMS
     adc_values = tuple(getattr(args, f"adc_{k}") for k in adc_keys)
     adc_given = any(adc_values) or args.adc_seed or args.adc_ideal
     if args.synthetic:
