@@ -121,6 +121,67 @@ class _Pauses(wiring.Component):
         return m
 
 
+def add_param_writer(m, cfg: NMPUConfig, *, go, active, seed, load, write_rate, external, port):
+    """Random parameter writes (the sequence :class:`WriteReplay` replays) into ``port``.
+
+    While ``go``: in a cycle where ``active`` and the timing LFSR falls below
+    ``write_rate / 256``, writes the (field, column, value) the xorshift64
+    writer state encodes (:func:`write_fields`), then steps the state. While
+    ``go`` is low, ``external`` (an ``In(ParamPortSignature)``) drives ``port``.
+    ``load`` seeds both LFSRs from ``seed``. Returns the count of writes issued
+    (a write issued in a cycle lands at the edge ending it).
+    """
+    wstate = Signal(64, init=1)
+    wcount = Signal(32)
+    wtime = Signal(64, init=1)  # per-cycle randomness for the write timing
+    with m.If(load):
+        m.d.sync += [wstate.eq(seed), wtime.eq(seed ^ 0x3717), wcount.eq(0)]
+    with m.Else():
+        m.d.sync += wtime.eq(xorshift64(wtime))
+    issue = go & active & (wtime[16:24] < write_rate)
+    fields = cfg.param_fields
+    field = (wstate[:8] * len(fields)) >> 8
+    column = (wstate[8:24] * cfg.columns) >> 16
+    with m.If(go):
+        m.d.comb += [
+            port.we.eq(issue),
+            port.addr.eq(Cat(Const(0, cfg.param_column_bits), field) | column),
+            port.data.eq(wstate[32 : 32 + cfg.param_data_width]),
+        ]
+        with m.If(issue):
+            m.d.sync += [wstate.eq(xorshift64(wstate)), wcount.eq(wcount + 1)]
+    with m.Else():
+        wiring.connect(m, wiring.flipped(external), port)
+    return wcount
+
+
+def add_recorder(m, harness, o, out_mem, pause, total):
+    """Sink of stream ``o`` into ``out_mem`` with backpressure ``pause``; drives ``done``.
+
+    Uses the harness's ``go``, ``resume``, ``done``, ``out_count`` (beats in this
+    chunk, the write address) and ``out_total`` (beats so far). ``done`` rises
+    when ``out_mem`` is full or ``total`` beats were recorded; ``resume`` starts
+    the next chunk. Returns ``full`` (out_mem holds a whole chunk).
+    """
+    full = harness.out_count == harness.out_depth
+    finished = harness.out_total == total
+    m.d.comb += [
+        o.ready.eq(harness.go & ~full & ~pause),
+        harness.done.eq(harness.go & (full | finished)),
+    ]
+    out_wr = out_mem.write_port()
+    got = o.valid & o.ready
+    m.d.comb += [out_wr.en.eq(got), out_wr.addr.eq(harness.out_count), out_wr.data.eq(o.payload)]
+    with m.If(got):
+        m.d.sync += [
+            harness.out_count.eq(harness.out_count + 1),
+            harness.out_total.eq(harness.out_total + 1),
+        ]
+    with m.If(harness.resume):
+        m.d.sync += harness.out_count.eq(0)
+    return full
+
+
 class NMPUHarness(wiring.Component):
     """The NMPU with stimulus, parameter writer, pause generators and output recorder in RTL.
 
@@ -230,27 +291,10 @@ class NMPUHarness(wiring.Component):
                     ]
 
         # ------------------------------------- parameter writer (random, or external)
-        wstate = Signal(64, init=1)
-        wcount = Signal(32)
-        wtime = Signal(64, init=1)  # per-cycle randomness for the write timing
-        with m.If(self.load):
-            m.d.sync += [wstate.eq(self.seed), wtime.eq(self.seed ^ 0x3717), wcount.eq(0)]
-        with m.Else():
-            m.d.sync += wtime.eq(xorshift64(wtime))
-        issue = self.go & more & (wtime[16:24] < self.write_rate)
-        fields = cfg.param_fields
-        field = (wstate[:8] * len(fields)) >> 8
-        column = (wstate[8:24] * cfg.columns) >> 16
-        with m.If(self.go):
-            m.d.comb += [
-                dut.params.we.eq(issue),
-                dut.params.addr.eq(Cat(Const(0, cfg.param_column_bits), field) | column),
-                dut.params.data.eq(wstate[32 : 32 + cfg.param_data_width]),
-            ]
-            with m.If(issue):
-                m.d.sync += [wstate.eq(xorshift64(wstate)), wcount.eq(wcount + 1)]
-        with m.Else():
-            wiring.connect(m, wiring.flipped(self.params), dut.params)
+        wcount = add_param_writer(
+            m, cfg, go=self.go, active=more, seed=self.seed, load=self.load,
+            write_rate=self.write_rate, external=self.params, port=dut.params,
+        )  # fmt: skip
         # Writes that landed before this edge: what a vector starting now sees.
         log_wr = vec_log.write_port()
         m.d.comb += [
@@ -261,26 +305,7 @@ class NMPUHarness(wiring.Component):
         ]
 
         # ------------------------------------------- sink: dut.o -> out_mem, done
-        full = self.out_count == self.out_depth
-        finished = self.out_total == self.vectors * cfg.beats
-        m.d.comb += [
-            dut.o.ready.eq(self.go & ~full & ~bp.pause),
-            self.done.eq(self.go & (full | finished)),
-        ]
-        out_wr = out_mem.write_port()
-        got = dut.o.valid & dut.o.ready
-        m.d.comb += [
-            out_wr.en.eq(got),
-            out_wr.addr.eq(self.out_count),
-            out_wr.data.eq(dut.o.payload),
-        ]
-        with m.If(got):
-            m.d.sync += [
-                self.out_count.eq(self.out_count + 1),
-                self.out_total.eq(self.out_total + 1),
-            ]
-        with m.If(self.resume):
-            m.d.sync += self.out_count.eq(0)
+        add_recorder(m, self, dut.o, out_mem, bp.pause, self.vectors * cfg.beats)
         m.d.comb += [
             self.frame_error.eq(dut.frame_error),
             self.param_error.eq(dut.param_error),

@@ -23,6 +23,7 @@ BENCHES = {
     "sar": ("sar", "tb.sar_tb"),
     "tile": ("tile", "tb.tile_tb"),
     "nmpu_harness": ("nmpu_harness", "tb.harness_tb"),
+    "tile_harness": ("tile_harness", "tb.tile_harness_tb"),
 }
 
 

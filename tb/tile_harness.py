@@ -1,0 +1,281 @@
+"""Bulk-regression harness for the tile (DESIGN 10): the closed loop with no Python per step.
+
+``TileHarness`` wraps ``hw.tile.TilePeriphery`` with RTL doing what the
+per-clock tile bench does in Python:
+
+* the analog inputs: a stimulus memory (``stim``) holding, per conversion,
+  every column's held input ``X`` in the integer front end's fine units and
+  the conversion's ``active_steps``; replayed in a loop, one conversion per
+  accepted ``start``, with seeded LFSR idle cycles before each start;
+* the integer analog front end (``model.analog.integer_frontend``): per-column
+  weights and offsets in a memory (``fe_mem``, one word per column) copied into
+  registers on ``load``; it answers ``dac`` with ``cmp`` in the same clock,
+  ``X + O[c] + noise >= D(dac)``, with the noise hash of the model, keyed on
+  (``noise_seed``, ``first_index`` + conversion number, step, column);
+* random NMPU parameter writes and their per-vector log (``vec_log``), as
+  ``tb.harness.NMPUHarness`` (the same writer, replayed by ``WriteReplay``);
+* a sink with seeded backpressure recording every activation beat
+  (``out_mem``), and the SAR's results from the tile's ADC tap in a ring
+  (``adc_mem``, conversion ``n`` at ``n mod adc_depth``); ``done`` when
+  ``out_mem`` is full or the run is complete.
+
+cocotb (``tb/tile_harness_tb.py``) loads, waits for ``done`` once per chunk,
+reads back and scores against ``model.golden.tile.tile`` with the same
+``IntegerFrontEnd``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from hw.nmpu import ParamPortSignature
+from hw.tile import TilePeriphery
+from model.analog.integer_frontend import (
+    FMIX_C1,
+    FMIX_C2,
+    NOISE_MEAN,
+    NOISE_SHIFT,
+    STEP_KEY,
+    column_keys,
+)
+from model.golden.tile import TileConfig
+from tb.harness import _Pauses, add_param_writer, add_recorder
+
+#: Width of the run-time noise scale (rms up to 2**24 * 147.8 / 2**16 fine units).
+SCALE_WIDTH = 24
+
+
+def fmix32(h):
+    """MurmurHash3's fmix32 on a 32-bit Amaranth value (as ``integer_frontend.fmix32``)."""
+    h = h ^ (h >> 16)
+    h = (h * FMIX_C1)[:32]
+    h = h ^ (h >> 13)
+    h = (h * FMIX_C2)[:32]
+    return h ^ (h >> 16)
+
+
+class FrontEndFormat:
+    """Bit widths of the integer front end's values in the harness memories.
+
+    ``x_width``: held input ``X`` in ``[0, 2**(out_width + F)]`` (unsigned);
+    ``weight_width``, ``offset_width``: signed, holding weights up to twice the
+    largest nominal one and offsets up to ``2**out_width`` LSB.
+    """
+
+    def __init__(self, config: TileConfig, frac_bits: int):
+        sar = config.sar
+        self.frac_bits = frac_bits
+        self.x_width = sar.out_width + frac_bits + 1
+        self.weight_width = max(sar.weights).bit_length() + frac_bits + 2
+        self.offset_width = sar.out_width + frac_bits + 1
+        self.column = data.StructLayout(
+            {
+                "weights": data.ArrayLayout(signed(self.weight_width), sar.steps),
+                "offset": signed(self.offset_width),
+            }
+        )
+        self.conversion = data.StructLayout(
+            {
+                "x": data.ArrayLayout(unsigned(self.x_width), sar.columns),
+                "active_steps": unsigned(sar.steps.bit_length()),
+            }
+        )
+
+
+class TileHarness(wiring.Component):
+    """The tile with analog stimulus, integer comparator, writer and recorders in RTL.
+
+    Parameters
+    ----------
+    config : TileConfig
+    stim_depth : int
+        Conversions the stimulus memory holds (``stim_conversions`` used).
+    out_depth : int
+        Activation beats recorded per chunk (a multiple of ``beats``).
+    frac_bits : int
+        Fine units per LSB of the integer front end are ``2**frac_bits``.
+
+    Members
+    -------
+    go, load, resume : In(1)
+        Run; load the seeds and copy ``fe_mem`` into the comparator (``fe_ready``
+        rises when done); start the next chunk.
+    vectors, stim_conversions : In(32), In(16)
+    seed : In(64)
+        Seeds the idle / backpressure generators and the parameter writer.
+    idle_pattern, bp_pattern : In(2)
+        0 none, 1 random, 2 bursty (``tb.harness``).
+    write_rate : In(8)
+        Parameter writes per 256 cycles.
+    noise_seed, first_index : In(32)
+        Noise key of the integer front end; key of conversion 0.
+    noise_scale : In(24)
+    params : In(ParamPortSignature)
+        External parameter writes while ``go`` is low.
+    done, fe_ready, out_count, out_total, conversions, adc_total, writes_issued,
+    frame_error, param_error : Out
+    """
+
+    def __init__(self, config: TileConfig, *, stim_depth: int, out_depth: int, frac_bits: int = 8):
+        beats = config.nmpu.beats
+        if out_depth % beats:
+            raise ValueError(f"out_depth ({out_depth}) must be a multiple of beats ({beats})")
+        self.config = config
+        self.dut = TilePeriphery(config, unit="fixed")
+        self.format = FrontEndFormat(config, frac_bits)
+        self.stim_depth, self.out_depth = stim_depth, out_depth
+        chunk_conversions = out_depth // beats * config.phases
+        # Room for a chunk plus what the pipeline converts ahead of its outputs.
+        self.adc_depth = 1 << (chunk_conversions + 4 * config.phases + 16).bit_length()
+        self.log_depth = 1 << max(4, (2 * out_depth // beats + 8).bit_length())
+        super().__init__(
+            {
+                "go": In(1),
+                "load": In(1),
+                "resume": In(1),
+                "vectors": In(32),
+                "stim_conversions": In(16),
+                "seed": In(64),
+                "idle_pattern": In(2),
+                "bp_pattern": In(2),
+                "write_rate": In(8),
+                "noise_seed": In(32),
+                "first_index": In(32),
+                "noise_scale": In(SCALE_WIDTH),
+                "params": In(ParamPortSignature(config.nmpu)),
+                "done": Out(1),
+                "fe_ready": Out(1),
+                "out_count": Out(range(out_depth + 1)),
+                "out_total": Out(32),
+                "conversions": Out(32),
+                "adc_total": Out(32),
+                "writes_issued": Out(32),
+                "frame_error": Out(1),
+                "param_error": Out(1),
+            }
+        )
+
+    def elaborate(self, platform):
+        cfg, fmt = self.config, self.format
+        columns, steps = cfg.columns, cfg.sar.steps
+        m = Module()
+        m.submodules.dut = dut = self.dut
+        m.submodules.stim = stim = memory.Memory(
+            shape=fmt.conversion, depth=self.stim_depth, init=[]
+        )
+        m.submodules.fe_mem = fe_mem = memory.Memory(shape=fmt.column, depth=columns, init=[])
+        m.submodules.out_mem = out_mem = memory.Memory(
+            shape=dut.o.payload.shape().size, depth=self.out_depth, init=[]
+        )
+        m.submodules.adc_mem = adc_mem = memory.Memory(
+            shape=dut.adc_payload.shape().size, depth=self.adc_depth, init=[]
+        )
+        m.submodules.vec_log = vec_log = memory.Memory(shape=32, depth=self.log_depth, init=[])
+        m.submodules.idle = idle = _Pauses(salt=0x1D1E)
+        m.submodules.bp = bp = _Pauses(salt=0xB4C4)
+        for gen, pattern in ((idle, self.idle_pattern), (bp, self.bp_pattern)):
+            m.d.comb += [gen.seed.eq(self.seed), gen.load.eq(self.load), gen.pattern.eq(pattern)]
+
+        # ------------------------------- front-end parameters: fe_mem -> one wide register
+        col_bits = fmt.column.size
+        fe_reg = Signal(columns * col_bits)  # column c at [c*col_bits, (c+1)*col_bits)
+        scan = Signal(range(columns + 1), init=columns)
+        fe_rd = fe_mem.read_port(domain="comb")
+        m.d.comb += [fe_rd.addr.eq(scan), self.fe_ready.eq(scan == columns)]
+        with m.If(self.load):
+            m.d.sync += scan.eq(0)
+        with m.Elif(scan != columns):
+            m.d.sync += [
+                fe_reg.eq(Cat(fe_reg[col_bits:], fe_rd.data.as_value())),
+                scan.eq(scan + 1),
+            ]
+
+        # ------------------------------------ source: one conversion per accepted start
+        total = Signal(32)
+        m.d.comb += total.eq(self.vectors * cfg.phases)
+        slot = Signal(16)  # stimulus slot of the next conversion
+        rd = stim.read_port(domain="comb")
+        m.d.comb += rd.addr.eq(slot)
+        full = Signal()
+        start = self.go & self.fe_ready & (self.conversions < total) & ~full & ~idle.pause
+        accept = start & ~dut.busy
+        m.d.comb += [dut.start.eq(start), dut.active_steps.eq(rd.data.active_steps)]
+        x_q = Signal(data.ArrayLayout(unsigned(fmt.x_width), columns))  # held inputs
+        index_q = Signal(32)  # noise key of the conversion in progress
+        with m.If(self.load):
+            m.d.sync += [self.conversions.eq(0), slot.eq(0)]
+        with m.Elif(accept):
+            m.d.sync += [
+                x_q.eq(rd.data.x),
+                index_q.eq(self.first_index + self.conversions),
+                self.conversions.eq(self.conversions + 1),
+                slot.eq(Mux(slot + 1 == self.stim_conversions, 0, slot + 1)),
+            ]
+
+        # ------------------- integer comparator: cmp = X + O + noise >= D(dac), same clock
+        dac0 = dut.dac[0]
+        step = Const(0, range(steps))
+        for i in range(steps):  # highest set bit of column 0's trial state
+            step = Mux(dac0[i], i, step)
+        step_sig = Signal(range(steps))
+        m.d.comb += step_sig.eq(step)
+        key = Signal(32)
+        m.d.comb += key.eq(fmix32(fmix32(index_q) ^ self.noise_seed ^ (step_sig * STEP_KEY)[:32]))
+        keys = column_keys(columns)  # the model's per-column constants
+        bits = []
+        for c in range(columns):
+            col = fmt.column(fe_reg.word_select(c, col_bits))
+            h = Signal(32, name=f"h{c}")
+            m.d.comb += h.eq(fmix32(key ^ int(keys[c])))
+            s = Signal(signed(12), name=f"bytes{c}")  # zero-extended sum of h's four bytes
+            m.d.comb += s.eq(h[0:8] + h[8:16] + h[16:24] + h[24:32])
+            noise = Signal(signed(SCALE_WIDTH + 13), name=f"noise{c}")
+            m.d.comb += noise.eq(((s - NOISE_MEAN) * self.noise_scale) >> NOISE_SHIFT)
+            level = Signal(signed(fmt.weight_width + steps.bit_length() + 1), name=f"level{c}")
+            m.d.comb += level.eq(sum(Mux(dut.dac[c][i], col.weights[i], 0) for i in range(steps)))
+            x = Signal(signed(fmt.x_width + 1), name=f"x{c}")  # zero-extended held input
+            m.d.comb += x.eq(x_q[c])
+            bits.append(x + col.offset + noise >= level)
+        m.d.comb += dut.cmp.eq(Cat(*bits))
+
+        # ------------------------------------- parameter writer (random, or external)
+        nmpu_i = dut.nmpu.i
+        wcount = add_param_writer(
+            m, cfg.nmpu, go=self.go, active=self.out_total < self.vectors * cfg.nmpu.beats,
+            seed=self.seed, load=self.load, write_rate=self.write_rate,
+            external=self.params, port=dut.params,
+        )  # fmt: skip
+        vec = Signal(32)  # vectors whose first beat entered the NMPU
+        log_wr = vec_log.write_port()
+        vec_start = nmpu_i.valid & nmpu_i.ready & nmpu_i.payload.first & (nmpu_i.payload.phase == 0)
+        m.d.comb += [
+            log_wr.en.eq(vec_start),
+            log_wr.addr.eq(vec[: (self.log_depth - 1).bit_length()]),
+            log_wr.data.eq(wcount),
+            self.writes_issued.eq(wcount),
+        ]
+        with m.If(vec_start):
+            m.d.sync += vec.eq(vec + 1)
+
+        # --------------------------------------- recorders: activations, ADC results
+        m.d.comb += full.eq(
+            add_recorder(m, self, dut.o, out_mem, bp.pause, self.vectors * cfg.nmpu.beats)
+        )
+        adc_wr = adc_mem.write_port()
+        m.d.comb += [
+            adc_wr.en.eq(dut.adc_fire),
+            adc_wr.addr.eq(self.adc_total[: (self.adc_depth - 1).bit_length()]),
+            adc_wr.data.eq(dut.adc_payload),
+        ]
+        with m.If(self.load):
+            m.d.sync += self.adc_total.eq(0)
+        with m.Elif(dut.adc_fire):
+            m.d.sync += self.adc_total.eq(self.adc_total + 1)
+        m.d.comb += [
+            dut.flush.eq(0),
+            self.frame_error.eq(dut.frame_error),
+            self.param_error.eq(dut.param_error),
+        ]
+        return m
