@@ -26,7 +26,7 @@ reads back and scores against ``model.golden.tile.tile`` with the same
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -59,21 +59,25 @@ def fmix32(h):
 class FrontEndFormat:
     """Bit widths of the integer front end's values in the harness memories.
 
-    ``x_width``: held input ``X`` in ``[0, 2**(out_width + F)]`` (unsigned);
-    ``weight_width``, ``offset_width``: signed, holding weights up to twice the
-    largest nominal one and offsets up to ``2**out_width`` LSB.
+    Every value the comparator adds is unsigned (Verilator expands a sign
+    extension bit by bit, which made the 256-column comparator its slowest
+    part): ``x`` is ``X`` in ``[0, 2**(out_width + F)]``; ``weights`` hold
+    non-negative weights up to twice the largest nominal one; ``offset`` holds
+    ``O + offset_bias``; the noise and the offset bias are moved to the other
+    side of the comparison by :meth:`biases`.
     """
 
     def __init__(self, config: TileConfig, frac_bits: int):
         sar = config.sar
         self.frac_bits = frac_bits
         self.x_width = sar.out_width + frac_bits + 1
-        self.weight_width = max(sar.weights).bit_length() + frac_bits + 2
+        self.weight_width = max(sar.weights).bit_length() + frac_bits + 1
         self.offset_width = sar.out_width + frac_bits + 1
+        self.offset_bias = 1 << (self.offset_width - 1)
         self.column = data.StructLayout(
             {
-                "weights": data.ArrayLayout(signed(self.weight_width), sar.steps),
-                "offset": signed(self.offset_width),
+                "weights": data.ArrayLayout(unsigned(self.weight_width), sar.steps),
+                "offset": unsigned(self.offset_width),
             }
         )
         self.conversion = data.StructLayout(
@@ -82,6 +86,18 @@ class FrontEndFormat:
                 "active_steps": unsigned(sar.steps.bit_length()),
             }
         )
+
+    def biases(self, noise_scale: int) -> tuple[int, int]:
+        """``(noise_bias, rhs_bias)`` for the harness inputs of the same names.
+
+        With ``B = 510 * scale`` and ``K = ceil(B / 2**16)``, the harness computes
+        ``n' = (S * scale + K * 2**16 - B) >> 16 = n + K`` (unsigned) and decides
+        ``X + (O + offset_bias) + n' >= D + (offset_bias + K)``, which is the
+        model's ``X + O + n >= D``.
+        """
+        b = NOISE_MEAN * noise_scale
+        k = -(-b >> NOISE_SHIFT)
+        return (k << NOISE_SHIFT) - b, self.offset_bias + k
 
 
 class TileHarness(wiring.Component):
@@ -112,6 +128,8 @@ class TileHarness(wiring.Component):
     noise_seed, first_index : In(32)
         Noise key of the integer front end; key of conversion 0.
     noise_scale : In(24)
+    noise_bias, rhs_bias : In
+        From ``FrontEndFormat.biases(noise_scale)``: the comparator is all unsigned.
     params : In(ParamPortSignature)
         External parameter writes while ``go`` is low.
     done, fe_ready, out_count, out_total, conversions, adc_total, writes_issued,
@@ -144,6 +162,8 @@ class TileHarness(wiring.Component):
                 "noise_seed": In(32),
                 "first_index": In(32),
                 "noise_scale": In(SCALE_WIDTH),
+                "noise_bias": In(NOISE_SHIFT),
+                "rhs_bias": In(SCALE_WIDTH + 12),
                 "params": In(ParamPortSignature(config.nmpu)),
                 "done": Out(1),
                 "fe_ready": Out(1),
@@ -229,15 +249,12 @@ class TileHarness(wiring.Component):
             col = fmt.column(fe_reg.word_select(c, col_bits))
             h = Signal(32, name=f"h{c}")
             m.d.comb += h.eq(fmix32(key ^ int(keys[c])))
-            s = Signal(signed(12), name=f"bytes{c}")  # zero-extended sum of h's four bytes
-            m.d.comb += s.eq(h[0:8] + h[8:16] + h[16:24] + h[24:32])
-            noise = Signal(signed(SCALE_WIDTH + 13), name=f"noise{c}")
-            m.d.comb += noise.eq(((s - NOISE_MEAN) * self.noise_scale) >> NOISE_SHIFT)
-            level = Signal(signed(fmt.weight_width + steps.bit_length() + 1), name=f"level{c}")
+            s = h[0:8] + h[8:16] + h[16:24] + h[24:32]  # sum of h's four bytes
+            noise = Signal(SCALE_WIDTH + 11, name=f"noise{c}")  # n + K (see biases)
+            m.d.comb += noise.eq((s * self.noise_scale + self.noise_bias) >> NOISE_SHIFT)
+            level = Signal(fmt.weight_width + steps.bit_length(), name=f"level{c}")
             m.d.comb += level.eq(sum(Mux(dut.dac[c][i], col.weights[i], 0) for i in range(steps)))
-            x = Signal(signed(fmt.x_width + 1), name=f"x{c}")  # zero-extended held input
-            m.d.comb += x.eq(x_q[c])
-            bits.append(x + col.offset + noise >= level)
+            bits.append(x_q[c] + col.offset + noise >= level + self.rhs_bias)
         m.d.comb += dut.cmp.eq(Cat(*bits))
 
         # ------------------------------------- parameter writer (random, or external)

@@ -122,13 +122,16 @@ async def bulk(dut, pair: tuple[str, str]):
         dut.stim[n].value = conv_codec.pack(x=held[n], active_steps=int(steps[n]))
     col_codec = Codec(fmt.column)
     for c in range(cfg.columns):
-        dut.fe_mem[c].value = col_codec.pack(weights=fe.weights[c], offset=int(fe.offset[c]))
+        dut.fe_mem[c].value = col_codec.pack(
+            weights=fe.weights[c], offset=int(fe.offset[c]) + fmt.offset_bias
+        )
     initial = random_params(nm, rng)
     await ParamWriter(bench, nm).load(initial)
     replay = WriteReplay(nm, initial, seed)
 
     vectors = int(s["vectors"])
     first_index = int(rng.integers(0, 1 << 31))
+    noise_bias, rhs_bias = fmt.biases(fe.noise_scale)
     for name, value in (
         ("vectors", vectors),
         ("stim_conversions", stim_n),
@@ -139,6 +142,8 @@ async def bulk(dut, pair: tuple[str, str]):
         ("noise_seed", fe.seed & 0xFFFFFFFF),
         ("first_index", first_index),
         ("noise_scale", fe.noise_scale),
+        ("noise_bias", noise_bias),
+        ("rhs_bias", rhs_bias),
     ):
         getattr(dut, name).value = value
     dut.load.value = 1
