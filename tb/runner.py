@@ -162,18 +162,28 @@ def run_cocotb(
     results_xml = build_dir / "results.xml"
     if results_xml.exists():
         results_xml.unlink()
-    runner.test(
-        test_module=test_module,
-        hdl_toplevel=toplevel,
-        build_dir=build_dir,
-        test_dir=build_dir,
-        seed=seed,
-        extra_env=env,
-        testcase=testcase,
-        timescale=TIMESCALE,
-        waves=waves,
-        results_xml=str(results_xml),
-    )
+    try:
+        runner.test(
+            test_module=test_module,
+            hdl_toplevel=toplevel,
+            build_dir=build_dir,
+            test_dir=build_dir,
+            seed=seed,
+            extra_env=env,
+            testcase=testcase,
+            timescale=TIMESCALE,
+            waves=waves,
+            results_xml=str(results_xml),
+        )
+    except SystemExit as exc:
+        # cocotb's runner exits instead of returning when a test failed under pytest (or
+        # the simulator crashed): one failure type for every caller, with the counts.
+        if not results_xml.exists():
+            raise CocotbFailure(
+                f"{sim}: the simulator exited with status {exc.code} and wrote no results "
+                f"(see {build_dir})",
+                RunResult(0, 0, t1 - t0, time.perf_counter() - t1, results_xml, None),
+            ) from None
     t2 = time.perf_counter()
     tests, failed = get_results(results_xml)
     wave_file = None

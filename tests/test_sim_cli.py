@@ -145,12 +145,9 @@ def test_unit_fp16_runs_the_fp16_tile_in_its_own_build_folder(tmp_path, seed, ca
     out = capsys.readouterr().out
     assert "post-processing    : FP16 baseline unit" in out and "mismatches         : 0" in out
     assert "RESULT             : PASS" in out
-    assert (
-        sim_capture.build_folder(cap, tmp_path).with_name(
-            sim_capture.build_folder(cap, tmp_path).name + "-fp16"
-        )
-        / "tile.v"
-    ).exists()
+    fixed, fp16 = (sim_capture.build_folder(cap, tmp_path, u) for u in ("fixed", "fp16"))
+    assert fp16 != fixed and f"build folder {fp16}" in out and (fp16 / "tile.v").exists()
+    assert not fixed.exists(), "the FP16 run must not build in the fixed-point folder"
 
 
 def test_front_end_gain_and_compression_travel_in_captures_and_options(tmp_path, seed, capsys):

@@ -32,11 +32,13 @@ MAX_VALUES = 1 << 19
 SHOW_MISMATCHES = 10
 
 
-def build_folder(capture: Path, root: Path | None = None) -> Path:
-    """``<root>/<stem>-<8 hex of sha1(resolved path)>``: one folder per capture file."""
+def build_folder(capture: Path, root: Path | None = None, unit: str = "fixed") -> Path:
+    """``<root>/<stem>-<8 hex of sha1(resolved path)>[-<unit>]``: one folder per capture
+    file and post-processing unit (the two units' tiles are different Verilog)."""
     resolved = str(Path(capture).resolve())
     digest = hashlib.sha1(resolved.encode()).hexdigest()[:8]
-    return Path(root or BUILD_ROOT) / f"{Path(capture).stem}-{digest}"
+    suffix = "" if unit == "fixed" else f"-{unit}"
+    return Path(root or BUILD_ROOT) / f"{Path(capture).stem}-{digest}{suffix}"
 
 
 def check_size(cap: Capture, allow_large: bool) -> None:
@@ -145,9 +147,7 @@ def run_capture(
     check_size(cap, allow_large)
     if front_end is None:
         front_end = cap.adc_front_end or {}
-    build = build_folder(capture, build_root)
-    if unit != "fixed":
-        build = build.with_name(f"{build.name}-{unit}")
+    build = build_folder(capture, build_root, unit)
     for stale in ("summary.jsonl", "hw_out.npy"):
         (build / stale).unlink(missing_ok=True)
     print(
