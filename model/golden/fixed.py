@@ -136,7 +136,7 @@ def cut_round_inplace(v: np.ndarray, cut: int, r: int, mode: str) -> np.ndarray:
     ``(floor(v / 2**cut) + h) >> r == (v + h * 2**cut) >> (cut + r)`` because adding
     the integer ``h`` commutes with the floor. ``half_even`` needs the kept LSB and
     does the steps apart. Used by the golden model's hot path (fewer passes over
-    memory); ``tests/test_fixed.py`` checks it against the two-step helpers.
+    memory); ``tests/test_fixed.py`` checks it on exact rationals, exhaustively.
     """
     if mode not in ROUNDING_MODES:
         raise ValueError(f"rounding must be one of {ROUNDING_MODES}, not {mode!r}")
