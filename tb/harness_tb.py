@@ -23,8 +23,8 @@ import numpy as np
 from cocotb.triggers import RisingEdge
 
 from model.golden.nmpu import NMPUConfig, nmpu
-from tb.bench import Bench, report, settings
-from tb.harness import MASK64, NMPUHarness, WriteReplay
+from tb.bench import Bench, WordReader, harness_clock, report, settings
+from tb.harness import CORE, MASK64, NMPUHarness, WriteReplay
 from tb.params import ParamWriter
 from tb.pauses import PATTERNS
 from tb.payload import Codec, port_shape
@@ -46,7 +46,9 @@ async def bulk(dut, pair: tuple[str, str]):
     harness = NMPUHarness(cfg, stim_depth=s["stim_depth"], out_depth=s["out_depth"])
     seed = (cocotb.RANDOM_SEED % MASK64) | 1  # a 64-bit xorshift state must not be 0
     rng = np.random.default_rng(seed)
-    bench = Bench(dut, inputs=("go", "load", "resume", "params__we"))
+    bench = Bench(dut, inputs=("go", "load", "resume", "params__we"), clock=harness_clock())
+    core = getattr(dut, CORE)  # the harness's memories live here
+    out_mem, vec_log = WordReader(core.out_mem), WordReader(core.vec_log)
     await bench.reset()  # clears the harness's counters; the memories are reloaded below
 
     # Load: stimulus memory, initial parameters (through the external port).
@@ -55,7 +57,7 @@ async def bulk(dut, pair: tuple[str, str]):
     code_codec = Codec(port_shape(harness.dut, "i", "payload").members["codes"])
     words = codes.reshape(-1, cfg.beats, cfg.lanes).reshape(-1, cfg.lanes)
     for addr, lanes in enumerate(words):
-        dut.stim[addr].value = code_codec.pack_array(lanes)
+        core.stim[addr].value = code_codec.pack_array(lanes)
     initial = random_params(cfg, rng)
     await ParamWriter(bench, cfg).load(initial)
     replay = WriteReplay(cfg, initial, seed)
@@ -70,6 +72,7 @@ async def bulk(dut, pair: tuple[str, str]):
     dut.load.value = 1
     await bench.falling
     dut.load.value = 0
+    await bench.falling  # the harness registers its inputs: load acts a cycle later
     dut.go.value = 1
 
     out_codec = Codec(port_shape(harness.dut, "o", "payload"))
@@ -85,10 +88,10 @@ async def bulk(dut, pair: tuple[str, str]):
         sim_seconds += t_read - t_wait
         n = int(dut.out_count.value)
         assert n % cfg.beats == 0, f"chunk of {n} beats is not whole vectors"
-        out = out_codec.unpack_many([dut.out_mem[i].value.to_unsigned() for i in range(n)])
+        out = out_codec.unpack_many(out_mem.read(range(n)))
         nv = n // cfg.beats
         vids = np.arange(first_vector, first_vector + nv)
-        counts = [int(dut.vec_log[int(v) & log_mask].value) for v in vids]
+        counts = vec_log.read([int(v) & log_mask for v in vids])
         params = replay.for_vectors(counts)
         want = nmpu(cfg, codes[vids % stim_vectors], **params)
         got = out["data"].reshape(nv, cfg.columns)
@@ -109,6 +112,7 @@ async def bulk(dut, pair: tuple[str, str]):
         dut.resume.value = 1
         await bench.falling
         dut.resume.value = 0
+        await bench.falling  # the harness registers its inputs: resume acts a cycle later
         py_seconds += time.perf_counter() - t_read
     seconds = time.perf_counter() - t0
     for e in errors:

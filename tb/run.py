@@ -57,6 +57,7 @@ def run_bench(
         extra_env={SETTINGS_ENV: json.dumps({**settings, "summary": str(summary)})},
         testcase=testcase,
         waves=waves,
+        vpi_public=component.vpi_public(toplevel) if hasattr(component, "vpi_public") else None,
     )
     figures = [json.loads(line) for line in summary.read_text().splitlines()]
     return result, figures

@@ -114,12 +114,18 @@ def run_cocotb(
     extra_env: dict[str, str] | None = None,
     testcase: str | None = None,
     waves: bool = False,
+    vpi_public: list[tuple[str, str, str]] | None = None,
 ) -> RunResult:
     """Build ``sources`` for ``sim`` in ``build_dir`` and run ``test_module`` with ``seed``.
 
     Raises :class:`CocotbFailure` (an ``AssertionError``) naming the failed count and
     the log location when any cocotb test fails, so pytest reports it as a test failure.
     ``waves`` (or ``WAVES=1`` in the environment) records a waveform (``RunResult.waves``).
+    ``vpi_public``: (access, module, variable) the bench uses, access one of
+    Verilator's ``public_flat_rw`` / ``public_flat_rd``; Verilator then
+    makes only these visible to cocotb instead of every signal (cocotb's default,
+    ``--public-flat-rw``, which stops Verilator optimising: 10x slower on the
+    harnesses). Icarus ignores it.
     """
     from cocotb_tools.check_results import get_results
     from cocotb_tools.runner import get_runner
@@ -135,11 +141,18 @@ def run_cocotb(
             # Full-depth VCD of the 32-column tile is ~1 GB per 256 vectors: top-level
             # ports and the first level below them only (Icarus's FST keeps everything).
             build_args += ["--trace-depth", str(VERILATOR_TRACE_DEPTH)]
+        if vpi_public is not None:
+            build_args.append("--no-public-flat-rw")  # overrides the runner's --public-flat-rw
     elif shutil.which("iverilog") is None:
         raise RuntimeError("iverilog is not on PATH: run `make deps` (installs it with apt)")
 
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
+    if sim == "verilator" and vpi_public is not None:
+        config = build_dir / "public.vlt"
+        lines = [f'{access} -module "{mod}" -var "{var}"' for access, mod, var in vpi_public]
+        config.write_text("`verilator_config\n" + "\n".join(lines) + "\n")
+        sources = [config, *sources]
     # Rebuild when the waves setting changed since the last build in this folder.
     stamp = build_dir / "waves.setting"
     always = stamp.exists() and stamp.read_text() != str(int(waves))

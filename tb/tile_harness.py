@@ -41,7 +41,14 @@ from model.analog.integer_frontend import (
     column_keys,
 )
 from model.golden.tile import TileConfig
-from tb.harness import _Pauses, add_param_writer, add_recorder
+from tb.harness import (
+    _Pauses,
+    add_param_writer,
+    add_recorder,
+    register_inputs,
+    vpi_public,
+    with_registered_reset,
+)
 
 #: Width of the run-time noise scale (rms up to 2**24 * 147.8 / 2**16 fine units).
 SCALE_WIDTH = 24
@@ -177,11 +184,17 @@ class TileHarness(wiring.Component):
             }
         )
 
+    def vpi_public(self, toplevel: str) -> list[tuple[str, str, str]]:
+        return vpi_public(
+            toplevel, self, written=("stim", "fe_mem"), read=("out_mem", "adc_mem", "vec_log")
+        )
+
     def elaborate(self, platform):
         cfg, fmt = self.config, self.format
         columns, steps = cfg.columns, cfg.sar.steps
         m = Module()
         m.submodules.dut = dut = self.dut
+        ports = register_inputs(m, self)  # the inputs, registered
         m.submodules.stim = stim = memory.Memory(
             shape=fmt.conversion, depth=self.stim_depth, init=[]
         )
@@ -195,8 +208,8 @@ class TileHarness(wiring.Component):
         m.submodules.vec_log = vec_log = memory.Memory(shape=32, depth=self.log_depth, init=[])
         m.submodules.idle = idle = _Pauses(salt=0x1D1E)
         m.submodules.bp = bp = _Pauses(salt=0xB4C4)
-        for gen, pattern in ((idle, self.idle_pattern), (bp, self.bp_pattern)):
-            m.d.comb += [gen.seed.eq(self.seed), gen.load.eq(self.load), gen.pattern.eq(pattern)]
+        for gen, pattern in ((idle, ports.idle_pattern), (bp, ports.bp_pattern)):
+            m.d.comb += [gen.seed.eq(ports.seed), gen.load.eq(ports.load), gen.pattern.eq(pattern)]
 
         # ------------------------------- front-end parameters: fe_mem -> one wide register
         col_bits = fmt.column.size
@@ -204,7 +217,7 @@ class TileHarness(wiring.Component):
         scan = Signal(range(columns + 1), init=columns)
         fe_rd = fe_mem.read_port(domain="comb")
         m.d.comb += [fe_rd.addr.eq(scan), self.fe_ready.eq(scan == columns)]
-        with m.If(self.load):
+        with m.If(ports.load):
             m.d.sync += scan.eq(0)
         with m.Elif(scan != columns):
             m.d.sync += [
@@ -214,24 +227,30 @@ class TileHarness(wiring.Component):
 
         # ------------------------------------ source: one conversion per accepted start
         total = Signal(32)
-        m.d.comb += total.eq(self.vectors * cfg.phases)
+        m.d.comb += total.eq(ports.vectors * cfg.phases)
         slot = Signal(16)  # stimulus slot of the next conversion
-        rd = stim.read_port(domain="comb")
-        m.d.comb += rd.addr.eq(slot)
+        slot_next = Mux(slot + 1 == ports.stim_conversions, 0, slot + 1)
+        # A synchronous read of the slot the next cycle presents: no path from the
+        # (VPI-written) memory into the DUT's logic but through this register.
+        rd = stim.read_port()
         full = Signal()
-        start = self.go & self.fe_ready & (self.conversions < total) & ~full & ~idle.pause
+        start = ports.go & self.fe_ready & (self.conversions < total) & ~full & ~idle.pause
         accept = start & ~dut.busy
-        m.d.comb += [dut.start.eq(start), dut.active_steps.eq(rd.data.active_steps)]
+        m.d.comb += [
+            rd.addr.eq(Mux(ports.load, 0, Mux(accept, slot_next, slot))),
+            dut.start.eq(start),
+            dut.active_steps.eq(rd.data.active_steps),
+        ]
         x_q = Signal(data.ArrayLayout(unsigned(fmt.x_width), columns))  # held inputs
         index_q = Signal(32)  # noise key of the conversion in progress
-        with m.If(self.load):
+        with m.If(ports.load):
             m.d.sync += [self.conversions.eq(0), slot.eq(0)]
         with m.Elif(accept):
             m.d.sync += [
                 x_q.eq(rd.data.x),
-                index_q.eq(self.first_index + self.conversions),
+                index_q.eq(ports.first_index + self.conversions),
                 self.conversions.eq(self.conversions + 1),
-                slot.eq(Mux(slot + 1 == self.stim_conversions, 0, slot + 1)),
+                slot.eq(slot_next),
             ]
 
         # ------------------- integer comparator: cmp = X + O + noise >= D(dac), same clock
@@ -242,7 +261,7 @@ class TileHarness(wiring.Component):
         step_sig = Signal(range(steps))
         m.d.comb += step_sig.eq(step)
         key = Signal(32)
-        m.d.comb += key.eq(fmix32(fmix32(index_q) ^ self.noise_seed ^ (step_sig * STEP_KEY)[:32]))
+        m.d.comb += key.eq(fmix32(fmix32(index_q) ^ ports.noise_seed ^ (step_sig * STEP_KEY)[:32]))
         keys = column_keys(columns)  # the model's per-column constants
         bits = []
         for c in range(columns):
@@ -251,18 +270,18 @@ class TileHarness(wiring.Component):
             m.d.comb += h.eq(fmix32(key ^ int(keys[c])))
             s = h[0:8] + h[8:16] + h[16:24] + h[24:32]  # sum of h's four bytes
             noise = Signal(SCALE_WIDTH + 11, name=f"noise{c}")  # n + K (see biases)
-            m.d.comb += noise.eq((s * self.noise_scale + self.noise_bias) >> NOISE_SHIFT)
+            m.d.comb += noise.eq((s * ports.noise_scale + ports.noise_bias) >> NOISE_SHIFT)
             level = Signal(fmt.weight_width + steps.bit_length(), name=f"level{c}")
             m.d.comb += level.eq(sum(Mux(dut.dac[c][i], col.weights[i], 0) for i in range(steps)))
-            bits.append(x_q[c] + col.offset + noise >= level + self.rhs_bias)
+            bits.append(x_q[c] + col.offset + noise >= level + ports.rhs_bias)
         m.d.comb += dut.cmp.eq(Cat(*bits))
 
         # ------------------------------------- parameter writer (random, or external)
         nmpu_i = dut.nmpu.i
         wcount = add_param_writer(
-            m, cfg.nmpu, go=self.go, active=self.out_total < self.vectors * cfg.nmpu.beats,
-            seed=self.seed, load=self.load, write_rate=self.write_rate,
-            external=self.params, port=dut.params,
+            m, cfg.nmpu, go=ports.go, active=self.out_total < ports.vectors * cfg.nmpu.beats,
+            seed=ports.seed, load=ports.load, write_rate=ports.write_rate,
+            external=ports.params, port=dut.params,
         )  # fmt: skip
         vec = Signal(32)  # vectors whose first beat entered the NMPU
         log_wr = vec_log.write_port()
@@ -278,7 +297,16 @@ class TileHarness(wiring.Component):
 
         # --------------------------------------- recorders: activations, ADC results
         m.d.comb += full.eq(
-            add_recorder(m, self, dut.o, out_mem, bp.pause, self.vectors * cfg.nmpu.beats)
+            add_recorder(
+                m,
+                self,
+                dut.o,
+                out_mem,
+                bp.pause,
+                ports.vectors * cfg.nmpu.beats,
+                go=ports.go,
+                resume=ports.resume,
+            )
         )
         adc_wr = adc_mem.write_port()
         m.d.comb += [
@@ -286,7 +314,7 @@ class TileHarness(wiring.Component):
             adc_wr.addr.eq(self.adc_total[: (self.adc_depth - 1).bit_length()]),
             adc_wr.data.eq(dut.adc_payload),
         ]
-        with m.If(self.load):
+        with m.If(ports.load):
             m.d.sync += self.adc_total.eq(0)
         with m.Elif(dut.adc_fire):
             m.d.sync += self.adc_total.eq(self.adc_total + 1)
@@ -295,4 +323,4 @@ class TileHarness(wiring.Component):
             self.frame_error.eq(dut.frame_error),
             self.param_error.eq(dut.param_error),
         ]
-        return m
+        return with_registered_reset(m)

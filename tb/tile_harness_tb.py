@@ -32,8 +32,8 @@ from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.nmpu import NMPUConfig
 from model.golden.sar import SARConfig, decision_masks
 from model.golden.tile import TileConfig, tile
-from tb.bench import Bench, report, settings
-from tb.harness import MASK64, WriteReplay
+from tb.bench import Bench, WordReader, harness_clock, report, settings
+from tb.harness import CORE, MASK64, WriteReplay
 from tb.params import ParamWriter
 from tb.pauses import PATTERNS
 from tb.payload import Codec, port_shape
@@ -103,7 +103,10 @@ async def bulk(dut, pair: tuple[str, str]):
     fe = IntegerFrontEnd.from_analog(
         AnalogFrontEnd.sample(sar, **s.get("front_end", {})), s["frac_bits"]
     )
-    bench = Bench(dut, inputs=("go", "load", "resume", "params__we"))
+    bench = Bench(dut, inputs=("go", "load", "resume", "params__we"), clock=harness_clock())
+    core = getattr(dut, CORE)  # the harness's memories live here
+    out_mem, adc_mem = WordReader(core.out_mem), WordReader(core.adc_mem)
+    vec_log = WordReader(core.vec_log)
     await bench.reset()
 
     # Load: analog stimulus (inputs beyond full scale included), front end, parameters.
@@ -119,10 +122,10 @@ async def bulk(dut, pair: tuple[str, str]):
     conv_codec = Codec(fmt.conversion)
     held = fe.held_input(analog)
     for n in range(stim_n):
-        dut.stim[n].value = conv_codec.pack(x=held[n], active_steps=int(steps[n]))
+        core.stim[n].value = conv_codec.pack(x=held[n], active_steps=int(steps[n]))
     col_codec = Codec(fmt.column)
     for c in range(cfg.columns):
-        dut.fe_mem[c].value = col_codec.pack(
+        core.fe_mem[c].value = col_codec.pack(
             weights=fe.weights[c], offset=int(fe.offset[c]) + fmt.offset_bias
         )
     initial = random_params(nm, rng)
@@ -149,6 +152,7 @@ async def bulk(dut, pair: tuple[str, str]):
     dut.load.value = 1
     await bench.falling
     dut.load.value = 0
+    await bench.falling  # the harness registers its inputs: load acts a cycle later
     if dut.fe_ready.value != 1:
         await RisingEdge(dut.fe_ready)
     await bench.falling
@@ -174,12 +178,10 @@ async def bulk(dut, pair: tuple[str, str]):
         assert adc_total - convs[0] <= harness.adc_depth, (
             f"ADC ring overrun: {adc_total} conversions, chunk starts at {convs[0]}"
         )
-        out = out_codec.unpack_many([dut.out_mem[i].value.to_unsigned() for i in range(n)])
-        adc = adc_codec.unpack_many(
-            [dut.adc_mem[int(k) & adc_mask].value.to_unsigned() for k in convs]
-        )
+        out = out_codec.unpack_many(out_mem.read(range(n)))
+        adc = adc_codec.unpack_many(adc_mem.read([int(k) & adc_mask for k in convs]))
         vids = np.arange(first_vector, first_vector + nv)
-        counts = [int(dut.vec_log[int(v) & log_mask].value) for v in vids]
+        counts = vec_log.read([int(v) & log_mask for v in vids])
         params = replay.for_vectors(counts)
         slots = convs % stim_n
         want = tile(
@@ -204,6 +206,7 @@ async def bulk(dut, pair: tuple[str, str]):
         dut.resume.value = 1
         await bench.falling
         dut.resume.value = 0
+        await bench.falling  # the harness registers its inputs: resume acts a cycle later
     seconds = time.perf_counter() - t0
     for e in errors:
         dut._log.error("mismatch: %s", e)
