@@ -21,11 +21,14 @@ noise is defined by numpy's float64 results of those functions.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import model.golden.sar as golden_sar
 from model.analog.sar_frontend import AnalogFrontEnd, counter_normal
 from model.golden.sar import SARConfig, sar_convert
 from tb.catalogue import REDUNDANT_10
@@ -148,10 +151,13 @@ def inputs(cfg, fe, rng, vectors):
     fe_kind=st.sampled_from(["ideal", "analog", "transfer"]),
     columns=st.integers(1, 40),
     vectors=st.integers(0, 24),
+    block=st.sampled_from([golden_sar.BLOCK, 1, 50, 300]),
     rng_seed=st.integers(0, 2**32 - 1),
     data=st.data(),
 )
-def test_sar_convert_matches_reference(weights, fe_kind, columns, vectors, rng_seed, data):
+def test_sar_convert_matches_reference(weights, fe_kind, columns, vectors, block, rng_seed, data):
+    """``block`` overrides ``sar.BLOCK`` (decisions per block), so rows are also converted
+    one by one and in uneven blocks."""
     weights, out_width = weights
     cfg = SARConfig(columns=columns, steps=len(weights), weights=weights, out_width=out_width)
     fe = front_end(cfg, fe_kind, data)
@@ -166,7 +172,8 @@ def test_sar_convert_matches_reference(weights, fe_kind, columns, vectors, rng_s
         label="active_steps",
     )
     first = data.draw(st.integers(-(2**40), 2**40), label="first_index")
-    codes, decisions = sar_convert(cfg, fe, v, k, first_index=first)
+    with mock.patch.object(golden_sar, "BLOCK", block):
+        codes, decisions = sar_convert(cfg, fe, v, k, first_index=first)
     want_codes, want_decisions = ref_convert(cfg, fe, v, k, first)
     assert codes.dtype == np.int64 and decisions.dtype == np.uint8
     assert decisions.shape == (vectors, columns, cfg.steps)
@@ -180,10 +187,12 @@ def test_sar_convert_matches_reference(weights, fe_kind, columns, vectors, rng_s
 
 @pytest.mark.parametrize("noise", [0.0, 1e-9, 0.3, 3.0])
 def test_bench_configuration_matches_reference(noise, seed):
-    """The ``make bench`` front end (mismatch 0.02, offset 0.5) at 256 columns, 64 vectors."""
+    """The ``make bench`` front end (mismatch 0.02, offset 0.5) at 256 columns, 300 vectors:
+    three blocks (two full, one partial), steps with few and with mostly near decisions."""
     cfg = SARConfig()
     fe = AnalogFrontEnd.sample(cfg, mismatch=0.02, offset=0.5, noise=noise, seed=seed)
-    v = np.random.default_rng(seed).uniform(-1, 1, (64, cfg.columns))
+    v = np.random.default_rng(seed).uniform(-1, 1, (300, cfg.columns))
+    assert 2 * golden_sar.BLOCK < v.size <= 3 * golden_sar.BLOCK
     codes, decisions = sar_convert(cfg, fe, v, first_index=1000)
     want_codes, want_decisions = ref_convert(cfg, fe, v, None, 1000)
     np.testing.assert_array_equal(decisions, want_decisions)
@@ -228,3 +237,81 @@ def test_counter_normal_matches_reference(seed):
         np.testing.assert_array_equal(z, ref_normal(seed, vi, step, col), err_msg=f"{step=}")
     grid = counter_normal(seed, np.arange(50)[:, None], 3, np.arange(30))
     np.testing.assert_array_equal(grid, ref_normal(seed, np.arange(50)[:, None], 3, np.arange(30)))
+
+
+class Delegating:
+    """A comparator without ``hold``: ``sar_convert`` asks its ``compare`` once per step."""
+
+    def __init__(self, fe):
+        self.fe, self.calls = fe, 0
+        self.columns, self.steps, self.out_width = fe.columns, fe.steps, fe.out_width
+
+    def compare(self, v, trial_states, step, vector_index):
+        self.calls += 1
+        assert trial_states.dtype == np.int64 and trial_states.shape == v.shape
+        return self.fe.compare(v, trial_states, step, vector_index)
+
+
+class FlippedStep2(AnalogFrontEnd):
+    """Test double overriding ``compare``: step 2 decides the opposite."""
+
+    def compare(self, v, trial_states, step, vector_index):
+        b = super().compare(v, trial_states, step, vector_index)
+        return 1 - b if step == 2 else b
+
+
+def test_comparators_without_hold_and_overriding_compare(seed):
+    """A comparator without ``hold`` gets one ``compare`` per step on all vectors (int64
+    states), with the held path's results; a subclass overriding ``compare`` is asked its
+    own ``compare``, in blocks as well."""
+    cfg = SARConfig(columns=16)
+    fe = AnalogFrontEnd.sample(cfg, mismatch=0.05, offset=1.0, noise=0.7, seed=seed)
+    v = np.random.default_rng(seed).uniform(-1, 1, (700, cfg.columns))
+    plain = Delegating(fe)
+    got = sar_convert(cfg, plain, v, first_index=5)
+    assert plain.calls == cfg.steps
+    want = ref_convert(cfg, fe, v, None, 5)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_array_equal(got[0], want[0])
+    flipped = FlippedStep2(fe.weights, fe.offset, noise=fe.noise, seed=fe.seed)
+    with mock.patch.object(golden_sar, "BLOCK", 16 * 64):  # 11 blocks of 64 rows
+        blocked = sar_convert(cfg, flipped, v, first_index=5)
+    whole = sar_convert(cfg, Delegating(flipped), v, first_index=5)
+    np.testing.assert_array_equal(blocked[1], whole[1])
+    np.testing.assert_array_equal(blocked[0], whole[0])
+    # the override took effect: step 2 differs from the plain front end's step 2
+    assert (blocked[1][..., 2] != got[1][..., 2]).any()
+
+
+def test_hold_rows_and_arguments_checked(seed):
+    """``hold(v, i).compare(s, step, out=, rows=)`` on row blocks equals ``compare`` on
+    those rows; bad arguments raise ``ValueError`` naming the argument."""
+    cfg = SARConfig(columns=8)
+    fe = AnalogFrontEnd.sample(cfg, mismatch=0.05, offset=1.0, noise=0.5, seed=seed)
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(-1, 1, (20, 8))
+    index = np.arange(20) + 100
+    states = rng.integers(0, 256, v.shape)
+    held = fe.hold(v, index)
+    whole = held.compare(states, 4)
+    np.testing.assert_array_equal(whole, ref_compare(fe, v, states, 4, index))
+    out = np.empty((7, 8), dtype=np.uint8)
+    part = held.compare(states[5:12], 4, out=out, rows=slice(5, 12))
+    assert part is out
+    np.testing.assert_array_equal(part, whole[5:12])
+    with pytest.raises(ValueError, match="trial_states must be in"):
+        held.compare(np.full(v.shape, 256), 4)
+    with pytest.raises(ValueError, match="trial_states must be in"):
+        fe.dac_level(np.full(8, -1))
+    with pytest.raises(ValueError, match="trial_states must be integer"):
+        fe.compare(v, states.astype(float), 4, index)
+    with pytest.raises(ValueError, match="trial_states of shape"):
+        held.compare(states[:3], 4)
+    with pytest.raises(ValueError, match="out must be"):
+        held.compare(states, 4, out=np.empty(v.shape, dtype=np.int64))
+    with pytest.raises(ValueError, match="rows must be a slice"):
+        held.compare(states[::2], 4, rows=slice(0, 20, 2))
+    with pytest.raises(ValueError, match="vector_index of shape"):
+        fe.compare(v, states, 4, np.arange(3))
+    with pytest.raises(ValueError, match="v must be"):
+        fe.compare(v[:, :5], states[:, :5], 4, index)

@@ -1,10 +1,12 @@
 """Analog front end of the SAR ADC (DESIGN 4.3): CDAC mismatch, comparator offset and noise.
 
-A float model, the *one* place comparator decisions are made: the golden
-``model.golden.sar.sar_convert`` calls :meth:`AnalogFrontEnd.compare`, and the
-closed-loop testbenches (``tb.comparator``) call the same method with the
-switch states they read from the RTL's ``dac`` port, so both see the same
-decisions bit for bit.
+A float model, the *one* place comparator decisions are made
+(:meth:`HeldInput.compare`): the golden ``model.golden.sar.sar_convert``
+holds its inputs with :meth:`AnalogFrontEnd.hold` and compares them step by
+step, and the closed-loop testbenches (``tb.closed_loop``) call
+:meth:`AnalogFrontEnd.compare` (a hold and one compare) with the switch states
+they read from the RTL's ``dac`` port, so both see the same decisions bit for
+bit.
 
 Conventions (also in ``docs/sar.md``)
 -------------------------------------
@@ -38,6 +40,18 @@ Let ``N = 2**out_width`` and ``LSB = 2 / N`` of the normalised full scale.
 * Noise draws are counter based: the draw for (seed, vector index, step,
   column) is a fixed hash of those four integers (splitmix64, Box-Muller), so
   it does not depend on how calls are batched or ordered.
+
+Speed (``make bench`` row ``golden.sar``)
+-----------------------------------------
+The decisions are defined with a draw for every decision; computing one
+costs about as much as the rest of a conversion step several times over, so
+:meth:`HeldInput.compare` draws only for the decisions a draw can flip (two
+filters, see ``_redecide_near``) and gets the same decisions bit for bit
+(``tests/test_sar_bit_identity.py`` checks it against the plain definition).
+Its numpy passes run in place in work arrays allocated once per
+:class:`HeldInput`, the noise hash of each vector is computed once, and
+``sar_convert`` runs the search in blocks of rows small enough to stay in
+the cache.
 """
 
 from __future__ import annotations
@@ -51,23 +65,79 @@ import numpy as np
 from model.golden.sar import SARConfig
 
 # -- counter-based Gaussian noise ------------------------------------------------
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+#
+# The hash runs in place on preallocated uint64 buffers: a chain of whole-array
+# temporaries costs several times the arithmetic itself (allocation, page faults).
+# Its arithmetic wraps modulo 2**64 by design; it is done on arrays (0-d ones for
+# single values), where numpy does not warn about the wrap as it does for scalars.
+_KEY = np.uint64(0x243F6A8885A308D3)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MUL1, _MUL2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
 
 
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser on uint64 arrays (wrapping arithmetic)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
+def _mix64(z: np.ndarray, tmp: np.ndarray | None = None) -> np.ndarray:
+    """splitmix64 finaliser, in place on the uint64 array ``z`` (wrapping); returns ``z``.
+
+    ``tmp`` is scratch space of ``z``'s shape (allocated when None).
+    """
+    tmp = np.empty_like(z) if tmp is None else tmp
+    for shift, mul in ((_S30, _MUL1), (_S27, _MUL2)):
+        np.right_shift(z, shift, out=tmp)
+        z ^= tmp
+        z *= mul
+    np.right_shift(z, _S31, out=tmp)
+    z ^= tmp
+    return z
+
+
+def _as_field(value) -> np.ndarray:
+    """A hash field as uint64: the two's complement bits of its int64 value."""
+    return np.asarray(value).astype(np.int64).astype(np.uint64)
+
+
+def _absorb(h, value) -> np.ndarray:
+    """``mix64((h ^ value) + golden)``: one more field into the hash (broadcasts, new array)."""
+    h = np.asarray(h ^ _as_field(value))  # 0-d stays an array, so the ops below are in place
+    h += _GOLDEN
+    return _mix64(h)
 
 
 def _hash_fields(*fields) -> np.ndarray:
-    h = np.uint64(0x243F6A8885A308D3)
+    """The hash of the integer fields, in order, starting from a fixed key (broadcasts)."""
+    h = np.asarray(_KEY)
     for f in fields:
-        f = np.asarray(f).astype(np.int64).astype(np.uint64)
-        h = _mix64((h ^ f) + _GOLDEN)
+        h = _absorb(h, f)
     return h
+
+
+def _lane_uniform(base, lane: int, out, bits, tmp, sign: float = 1.0) -> np.ndarray:
+    """Uniform ``u`` in [0, 1) on a 2**-53 grid from lane ``lane`` of the hash ``base``
+    (times ``sign``, +-1), into ``out``.
+
+    ``out`` is float64, ``bits`` and ``tmp`` uint64 scratch, all of ``base``'s shape.
+    """
+    np.bitwise_xor(base, np.uint64(lane), out=bits)
+    _mix64(bits, tmp)
+    bits >>= _S11
+    np.copyto(out, bits, casting="unsafe")  # < 2**53: exact
+    out *= sign * 2.0**-53  # exact: a power of two
+    return out
+
+
+def _noise_radius(base, out, bits, tmp) -> np.ndarray:
+    """Box-Muller radius ``sqrt(-2 log1p(-u1))`` of the draws keyed by ``base``: bounds |draw|."""
+    r = _lane_uniform(base, 1, out, bits, tmp, sign=-1.0)  # -u1
+    np.log1p(r, out=r)
+    r *= -2.0
+    return np.sqrt(r, out=r)
+
+
+def _noise_cosine(base, out, bits, tmp) -> np.ndarray:
+    """Box-Muller angle term ``cos(2 pi u2)`` of the draws keyed by ``base``, into ``out``."""
+    c = _lane_uniform(base, 2, out, bits, tmp)
+    c *= 2.0 * np.pi
+    return np.cos(c, out=c)
 
 
 #: Largest |draw| of :func:`counter_normal`: sqrt(-2 ln 2**-53) = 8.572 (u1 < 1 - 2**-53
@@ -79,13 +149,12 @@ def counter_normal(seed: int, vector_index, step: int, column) -> np.ndarray:
     """Standard-normal draw that is a pure function of (seed, vector, step, column).
 
     Broadcasts ``vector_index`` and ``column``. Two uniforms from the hash
-    (lanes 0 and 1), then Box-Muller.
+    (lanes 1 and 2), then Box-Muller: ``sqrt(-2 log1p(-u1)) * cos(2 pi u2)``.
     """
-    with np.errstate(over="ignore"):
-        base = _hash_fields(seed, vector_index, step, column)
-        u1 = (_mix64(base ^ np.uint64(1)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-        u2 = (_mix64(base ^ np.uint64(2)) >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return np.sqrt(-2.0 * np.log1p(-u1)) * np.cos(2.0 * np.pi * u2)
+    base = _hash_fields(seed, vector_index, step, column)
+    bits, tmp = np.empty_like(base), np.empty_like(base)
+    radius = _noise_radius(base, np.empty(base.shape), bits, tmp)
+    return radius * _noise_cosine(base, np.empty(base.shape), bits, tmp)
 
 
 def _draw_transfer(columns: int, gain: float, compression: float, seed: int):
@@ -280,7 +349,10 @@ class AnalogFrontEnd:
         u = np.clip(v, -1.0, 1.0)
         if not self._linear:
             u = self.transfer(u)
-        return (u + 1.0) / 2.0 * (1 << self.out_width)
+        u += 1.0  # in place: (u + 1) / 2 * 2**out_width, the same roundings
+        u /= 2.0
+        u *= 1 << self.out_width
+        return u
 
     def transfer(self, u) -> np.ndarray:
         """``gain[c] * f_c(u)`` for clipped inputs ``u`` [..., columns]: the gain/compression terms.
@@ -295,14 +367,38 @@ class AnalogFrontEnd:
         return self.gain * u
 
     def dac_level(self, trial_states) -> np.ndarray:
-        """``D(s)`` in LSB for integer switch-state masks ``[..., columns]`` (bit i = step i)."""
-        s = np.asarray(trial_states, dtype=np.int64)
-        if self.steps <= 12:  # one gather from the per-column table of every state
-            return self._dac_table[np.arange(self.columns), s]
-        d = np.zeros(s.shape, dtype=np.float64)
-        for i in range(self.steps):
-            d += ((s >> i) & 1) * self.weights[:, i]
-        return d
+        """``D(s)`` in LSB for integer switch-state masks ``[..., columns]`` (bit i = step i).
+
+        Raises ``ValueError`` for a state outside ``[0, 2**steps)``.
+        """
+        s = np.asarray(trial_states)
+        self._check_states(s)
+        return self._level(s)
+
+    def _check_states(self, s: np.ndarray) -> None:
+        """``ValueError`` unless ``s`` are integer switch states [..., columns] in range."""
+        if s.dtype.kind not in "iu":
+            raise ValueError(f"trial_states must be integer bit masks, not dtype {s.dtype}")
+        if s.ndim == 0 or s.shape[-1] != self.columns:
+            raise ValueError(f"trial_states must be [..., {self.columns}], not {s.shape}")
+        if s.size and (s.min() < 0 or s.max() >= 1 << self.steps):
+            raise ValueError(
+                f"trial_states must be in [0, 2**{self.steps}), got {s.min()}..{s.max()}"
+            )
+
+    def _level(self, s: np.ndarray, work: _WorkArrays | None = None) -> np.ndarray:
+        """:meth:`dac_level` of checked states ``s``; into ``work`` arrays if given."""
+        if self.steps > 12:  # no table of every state: sum the weights of the set bits
+            d = np.zeros(s.shape, dtype=np.float64)
+            for i in range(self.steps):
+                d += ((s >> i) & 1) * self.weights[:, i]
+            return d
+        # one gather from the flat per-column table of every state (row c at c * 2**steps)
+        if work is None:
+            return self._dac_table.take(s + self._table_base)
+        index = np.add(s, self._table_base, out=work("index", np.int64, s.shape))
+        level = work("level", np.float64, s.shape)
+        return self._dac_table.take(index, out=level, mode="clip")  # index checked
 
     @functools.cached_property
     def _dac_table(self) -> np.ndarray:
@@ -314,6 +410,27 @@ class AnalogFrontEnd:
             table += ((states >> i) & 1)[None, :] * self.weights[:, i : i + 1]
         return table
 
+    @functools.cached_property
+    def _table_base(self) -> np.ndarray:
+        """Flat index of state 0 of each column in :attr:`_dac_table` [columns]."""
+        return np.arange(self.columns, dtype=np.int64) << self.steps
+
+    @functools.cached_property
+    def _largest_level(self) -> float:
+        """A bound on ``|D(s)|`` over all states and columns: ``max_c sum_i |w[c, i]|``."""
+        return float(np.abs(self.weights).sum(axis=1).max())
+
+    def hold(self, v, vector_index) -> HeldInput:
+        """Sample and hold ``v`` once for a conversion: ``hold(v, i).compare(s, step)`` is
+        ``compare(v, s, step, i)``, without redoing the per-input work at every step.
+
+        ``model.golden.sar.sar_convert`` converts through this. A subclass that
+        overrides :meth:`compare` gets a holder that calls its ``compare``.
+        """
+        if type(self).compare is not AnalogFrontEnd.compare:
+            return _ComparePerStep(self, v, vector_index)
+        return HeldInput(self, v, vector_index)
+
     def compare(self, v, trial_states, step: int, vector_index) -> np.ndarray:
         """Comparator decisions for inputs ``v`` against trial switch states.
 
@@ -321,7 +438,7 @@ class AnalogFrontEnd:
         ----------
         v : float array [..., columns]
             Normalised inputs (clipped to [-1, 1]).
-        trial_states : int array [..., columns]
+        trial_states : int array broadcastable to ``v.shape``
             Switch-state bit masks the columns present (bit i = step i).
         step : int
             The step being decided (keys the noise draw).
@@ -332,25 +449,213 @@ class AnalogFrontEnd:
         -------
         uint8 array [..., columns]: 1 iff ``x + offset + noise >= D(s)``.
         """
-        x = self.held_input(v)
-        if x.shape[-1] != self.columns:
-            raise ValueError(f"v has {x.shape[-1]} columns, the front end {self.columns}")
-        lhs = x + self.offset
-        level = self.dac_level(trial_states)
-        if self.noise:
-            # A draw is at most NOISE_REACH sigma (Box-Muller on 53-bit uniforms), so only
-            # decisions closer than that to the threshold need one: the others cannot
-            # flip, and skipping their draws leaves every decision bit-identical.
-            close = np.abs(lhs - level) <= NOISE_REACH * self.noise + 1e-6
-            n_close = np.count_nonzero(close)
-            vi = np.asarray(vector_index)[..., None]
-            if n_close > close.size // 4:  # mostly close: every draw, no gather/scatter
-                lhs = lhs + self.noise * counter_normal(
-                    self.seed, vi, step, np.arange(self.columns)
-                )
-            elif n_close:
-                at = np.nonzero(close)
-                vi = np.broadcast_to(vi, lhs.shape)[at]
-                lhs = lhs.copy()
-                lhs[at] = lhs[at] + self.noise * counter_normal(self.seed, vi, step, at[-1])
-        return (lhs >= level).astype(np.uint8)
+        return HeldInput(self, v, vector_index).compare(trial_states, step)
+
+
+class HeldInput:
+    """Inputs sampled and held by an :class:`AnalogFrontEnd`, to be compared step by step.
+
+    A conversion compares the same held input with a new trial DAC level at
+    every step, so what depends on the input alone is done once, here: the
+    clipped (and transferred) input plus offset ``x + offset``, the part of
+    the noise hash that depends on the vector only, and a float-rounding
+    bound. The work arrays of :meth:`compare` are allocated once and reused
+    at every step and block: fresh whole-array temporaries cost more than the
+    arithmetic on them (allocation and page faults). :meth:`compare` is the
+    one place decisions are made (:meth:`AnalogFrontEnd.compare` is
+    ``HeldInput(...).compare``).
+
+    Parameters
+    ----------
+    fe : AnalogFrontEnd
+    v : float array [..., columns]
+        Normalised inputs.
+    vector_index : int or int array broadcastable to ``v.shape[:-1]``
+        Index of each vector (keys the noise draws).
+
+    Members
+    -------
+    shape : tuple
+        Shape of ``v``; its rows are the vectors of ``v.reshape(-1, columns)``.
+    """
+
+    def __init__(self, fe: AnalogFrontEnd, v, vector_index):
+        lhs = fe.held_input(v)
+        if lhs.ndim == 0 or lhs.shape[-1] != fe.columns:
+            raise ValueError(
+                f"v must be [..., {fe.columns}] (the front end's columns), not {lhs.shape}"
+            )
+        lhs += fe.offset  # held_input returns a new array
+        self.fe = fe
+        self.shape = lhs.shape
+        self._lhs = np.ascontiguousarray(lhs).reshape(-1, fe.columns)  # [rows, columns]
+        self._work = _WorkArrays()
+        if fe.noise:
+            vi = np.asarray(vector_index)
+            try:
+                vi = np.broadcast_to(vi, lhs.shape[:-1])
+            except ValueError:
+                raise ValueError(
+                    f"vector_index of shape {vi.shape} does not broadcast to {lhs.shape[:-1]}"
+                ) from None
+            # (seed, vector) of every row: the first two fields of the noise hash
+            self._row_keys = _hash_fields(fe.seed, vi.reshape(-1))
+            self._step_keys = {}  # step -> (seed, vector, step) of every row
+            self._column_fields = np.arange(fe.columns, dtype=np.uint64)
+            # Margin for float rounding in the filters of _redecide_near: many times
+            # the few ulp of the largest magnitude involved (an ulp is <= 2**-52 of it).
+            largest = max(-lhs.min(initial=0.0), lhs.max(initial=0.0))
+            scale = float(largest) + fe._largest_level + NOISE_REACH * fe.noise
+            self._slack = 1e-6 + scale * 2.0**-40
+            #: Decisions further than this from their threshold get no draw.
+            self._reach = NOISE_REACH * fe.noise + self._slack
+
+    def compare(self, trial_states, step: int, out=None, rows: slice | None = None) -> np.ndarray:
+        """Decisions (uint8, 1 iff ``x + offset + noise >= D(trial_states)``) of the held inputs.
+
+        Parameters
+        ----------
+        trial_states : int array
+            Switch states, broadcastable to :attr:`shape` (or to ``[rows, columns]``).
+        step : int
+            The step being decided (keys the noise).
+        out : uint8 array, optional
+            C-contiguous array of the decisions' shape to write them into.
+        rows : slice, optional
+            Only these rows (vectors) of ``v.reshape(-1, columns)``, contiguous:
+            the decisions are then ``[rows, columns]``. ``sar_convert`` converts
+            in blocks of rows, so the work arrays stay small and in cache.
+        """
+        if rows is None:
+            lhs, shape = self._lhs, self.shape
+        elif isinstance(rows, slice) and rows.step in (None, 1):
+            lhs = self._lhs[rows]
+            shape = lhs.shape
+        else:
+            raise ValueError(f"rows must be a slice with step 1, not {rows!r}")
+        try:
+            s = np.asarray(trial_states)
+            s = s if s.shape == shape else np.broadcast_to(s, shape)
+        except ValueError:
+            raise ValueError(
+                f"trial_states of shape {np.shape(trial_states)} does not broadcast to the "
+                f"held inputs {shape}"
+            ) from None
+        self.fe._check_states(s)
+        if out is None:
+            out = np.empty(shape, dtype=np.uint8)
+        elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}")
+        level = self.fe._level(s.reshape(lhs.shape), self._work)
+        decide = out.view(bool).reshape(lhs.shape)
+        np.greater_equal(lhs, level, out=decide)  # the noiseless decisions
+        if self.fe.noise:
+            keys = self._step_keys.get(step)
+            if keys is None:  # (seed, vector, step) of every row
+                keys = self._step_keys[step] = _absorb(self._row_keys, step)
+            self._redecide_near(decide, lhs, level, keys if rows is None else keys[rows])
+        return out
+
+    def _redecide_near(self, decide, lhs, level, keys) -> None:
+        """Add the noise draw to the decisions it can flip and decide those again, in place.
+
+        ``decide``, ``lhs`` and ``level`` are [rows, columns], ``keys`` the
+        noise hash of (seed, vector, step) per row. Bit-identical to adding a
+        draw to every decision (the definition): a draw is ``r cos(2 pi u2)``
+        with ``|draw| <= r``, the Box-Muller radius, and ``r <= 8.572 <
+        NOISE_REACH``, so a decision further than ``noise * r`` (plus a float
+        rounding margin) from its threshold keeps its noiseless value. Two
+        filters, each cheaper than what it saves: the distance against
+        ``NOISE_REACH`` (no hash), then against the decision's own radius (the
+        hash and ``log1p``, no ``cos``); ``cos`` runs for what is left, about a
+        third of the decisions at the last step and far fewer before it.
+        """
+        fe, work, size = self.fe, self._work, lhs.size
+        lhs, level, decide = lhs.reshape(-1), level.reshape(-1), decide.reshape(-1)  # flat views
+        gap = np.subtract(lhs, level, out=work("gap", np.float64, size))
+        np.abs(gap, out=gap)
+        is_near = np.less_equal(gap, self._reach, out=work("near", bool, size))
+        n = int(np.count_nonzero(is_near))
+        if not n:
+            return
+        if 2 * n > size:  # most decisions are near: hash them all, no gathers
+            near, n = None, size
+        else:
+            near = np.flatnonzero(is_near)
+        base = self._noise_hash(keys, near)
+        bits, tmp = work("bits", np.uint64, n), work("tmp", np.uint64, n)
+        radius = _noise_radius(base, work("radius", np.float64, n), bits, tmp)
+        reach = np.multiply(radius, fe.noise, out=work("reach", np.float64, n))
+        reach += self._slack
+        if near is not None:
+            gap = gap.take(near, out=work("near_gap", np.float64, n), mode="clip")
+        can_flip = np.flatnonzero(np.less_equal(gap, reach, out=work("flip", bool, n)))
+        m = can_flip.size
+        if not m:
+            return
+        at = can_flip if near is None else near.take(can_flip)  # flat indices
+        flip_base = base.take(can_flip, out=bits[:m], mode="clip")
+        cosine = _noise_cosine(flip_base, reach[:m], flip_base, tmp[:m])
+        draw = radius.take(can_flip, out=work("draw", np.float64, m), mode="clip")
+        draw *= cosine  # r * cos, the draw
+        # lhs + noise * draw, rounded as the plain formula rounds it (+ and * commute)
+        draw *= fe.noise
+        draw += lhs.take(at, out=cosine, mode="clip")
+        at_level = level.take(at, out=radius[:m], mode="clip")
+        decide[at] = np.greater_equal(draw, at_level, out=work("flip", bool, m))
+
+    def _noise_hash(self, keys: np.ndarray, near: np.ndarray | None) -> np.ndarray:
+        """The hash of (seed, vector, step, column) at the flat indices ``near`` of a
+        [rows, columns] block (all if None), from the row ``keys`` of (seed, vector,
+        step); in a work array. ``_noise_radius`` and ``_noise_cosine`` make it a draw."""
+        work, columns = self._work, self.fe.columns
+        if near is None:  # every decision: broadcast, no gathers
+            base = work("base", np.uint64, (keys.size, columns))
+            np.bitwise_xor(keys[:, None], self._column_fields, out=base)
+            base = base.reshape(-1)
+        else:
+            n = near.size
+            rows = np.floor_divide(near, columns, out=work("rows", np.int64, n))
+            column = np.multiply(rows, columns, out=work("columns", np.int64, n))
+            np.subtract(near, column, out=column)
+            base = keys.take(rows, out=work("base", np.uint64, n), mode="clip")
+            base ^= column.view(np.uint64)  # columns >= 0: the same bits
+        base += _GOLDEN
+        return _mix64(base, work("tmp", np.uint64, base.size))
+
+
+class _WorkArrays:
+    """Named work arrays, allocated on first use and then reused (grown when too small).
+
+    ``work(name, dtype, shape)`` is the first ``prod(shape)`` elements of array
+    ``name``, C-ordered in that shape (an int ``shape`` is 1-D).
+    """
+
+    def __init__(self):
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __call__(self, name: str, dtype, shape) -> np.ndarray:
+        size = shape if isinstance(shape, int) else math.prod(shape)
+        arr = self._arrays.get(name)
+        if arr is None or arr.size < size:
+            arr = self._arrays[name] = np.empty(size, dtype=dtype)
+        return arr[:size].reshape(shape)
+
+
+class _ComparePerStep:
+    """Holder for a subclass that overrides ``compare``: asks its ``compare`` at every step."""
+
+    def __init__(self, fe: AnalogFrontEnd, v, vector_index):
+        self.fe, self.v, self.vector_index = fe, np.asarray(v), vector_index
+        self.shape = self.v.shape
+
+    def compare(self, trial_states, step: int, out=None, rows: slice | None = None) -> np.ndarray:
+        v, index = self.v, self.vector_index
+        if rows is not None:
+            v = v.reshape(-1, v.shape[-1])[rows]
+            index = np.broadcast_to(index, self.shape[:-1]).reshape(-1)[rows]
+        b = self.fe.compare(v, trial_states, step, index)
+        if out is None:
+            return b
+        out[...] = b
+        return out
