@@ -120,7 +120,7 @@ def _lane_uniform(base, lane: int, out, bits, tmp, sign: float = 1.0) -> np.ndar
     np.bitwise_xor(base, np.uint64(lane), out=bits)
     _mix64(bits, tmp)
     bits >>= _S11
-    np.copyto(out, bits, casting="unsafe")  # < 2**53: exact
+    out[...] = bits  # < 2**53: exact
     out *= sign * 2.0**-53  # exact: a power of two
     return out
 
@@ -337,18 +337,22 @@ class AnalogFrontEnd:
             params.update(gain=gain, compression=compression)
         return cls(w, off, noise=noise, seed=seed, out_width=cfg.out_width, params=params)
 
-    def held_input(self, v) -> np.ndarray:
+    def held_input(self, v, out=None) -> np.ndarray:
         """``x = (u + 1) / 2 * 2**out_width``: the sampled input in LSB.
 
         ``u = clip(v, -1, 1)`` for a linear front end (gain 1, no compression),
         else ``u = gain[c] * f_c(clip(v, -1, 1))`` per column (:meth:`transfer`).
+        ``out``: a float64 array of ``v``'s shape to compute ``x`` in.
         """
         v = np.asarray(v, dtype=np.float64)
-        if np.isnan(v).any():
+        if v.size and np.isnan(np.min(v)):  # min propagates NaN
             raise ValueError("ADC input contains NaN")
-        u = np.clip(v, -1.0, 1.0)
+        u = np.clip(v, -1.0, 1.0, out=out)
         if not self._linear:
             u = self.transfer(u)
+            if out is not None:
+                out[...] = u
+                u = out
         u += 1.0  # in place: (u + 1) / 2 * 2**out_width, the same roundings
         u /= 2.0
         u *= 1 << self.out_width
@@ -381,10 +385,10 @@ class AnalogFrontEnd:
             raise ValueError(f"trial_states must be integer bit masks, not dtype {s.dtype}")
         if s.ndim == 0 or s.shape[-1] != self.columns:
             raise ValueError(f"trial_states must be [..., {self.columns}], not {s.shape}")
-        if s.size and (s.min() < 0 or s.max() >= 1 << self.steps):
-            raise ValueError(
-                f"trial_states must be in [0, 2**{self.steps}), got {s.min()}..{s.max()}"
-            )
+        if s.size:
+            lo, hi = np.minimum.reduce(s, axis=None), np.maximum.reduce(s, axis=None)
+            if lo < 0 or hi >= 1 << self.steps:
+                raise ValueError(f"trial_states must be in [0, 2**{self.steps}), got {lo}..{hi}")
 
     def _level(self, s: np.ndarray, work: _WorkArrays | None = None) -> np.ndarray:
         """:meth:`dac_level` of checked states ``s``; into ``work`` arrays if given."""
@@ -396,8 +400,8 @@ class AnalogFrontEnd:
         # one gather from the flat per-column table of every state (row c at c * 2**steps)
         if work is None:
             return self._dac_table.take(s + self._table_base)
-        index = np.add(s, self._table_base, out=work("index", np.int64, s.shape))
-        level = work("level", np.float64, s.shape)
+        index = np.add(s, self._table_base, out=work("index", np.int64, s.size).reshape(s.shape))
+        level = work("level", np.float64, s.size).reshape(s.shape)
         return self._dac_table.take(index, out=level, mode="clip")  # index checked
 
     @functools.cached_property
@@ -459,11 +463,10 @@ class HeldInput:
     every step, so what depends on the input alone is done once, here: the
     clipped (and transferred) input plus offset ``x + offset``, the part of
     the noise hash that depends on the vector only, and a float-rounding
-    bound. The work arrays of :meth:`compare` are allocated once and reused
-    at every step and block: fresh whole-array temporaries cost more than the
-    arithmetic on them (allocation and page faults). :meth:`compare` is the
-    one place decisions are made (:meth:`AnalogFrontEnd.compare` is
-    ``HeldInput(...).compare``).
+    bound. :meth:`compare` is the one place decisions are made
+    (:meth:`AnalogFrontEnd.compare` is ``HeldInput(...).compare``); it works
+    in place in work arrays that are reused at every step and recycled to the
+    next :class:`HeldInput` (see :class:`_WorkArrays`).
 
     Parameters
     ----------
@@ -476,31 +479,33 @@ class HeldInput:
     Members
     -------
     shape : tuple
-        Shape of ``v``; its rows are the vectors of ``v.reshape(-1, columns)``.
+        Shape of ``v`` and of the decisions.
     """
 
     def __init__(self, fe: AnalogFrontEnd, v, vector_index):
-        lhs = fe.held_input(v)
-        if lhs.ndim == 0 or lhs.shape[-1] != fe.columns:
+        v = np.asarray(v, dtype=np.float64)
+        if v.ndim == 0 or v.shape[-1] != fe.columns:
             raise ValueError(
-                f"v must be [..., {fe.columns}] (the front end's columns), not {lhs.shape}"
+                f"v must be [..., {fe.columns}] (the front end's columns), not {v.shape}"
             )
-        lhs += fe.offset  # held_input returns a new array
         self.fe = fe
-        self.shape = lhs.shape
-        self._lhs = np.ascontiguousarray(lhs).reshape(-1, fe.columns)  # [rows, columns]
-        self._work = _WorkArrays()
+        self.shape = v.shape
+        self._work = _WorkArrays.acquire(v.size)
+        lhs = fe.held_input(v, out=self._work("lhs", np.float64, v.size).reshape(v.shape))
+        lhs += fe.offset
+        self._lhs = lhs
         if fe.noise:
             vi = np.asarray(vector_index)
             try:
-                vi = np.broadcast_to(vi, lhs.shape[:-1])
+                vi = np.broadcast_to(vi, v.shape[:-1])
             except ValueError:
                 raise ValueError(
-                    f"vector_index of shape {vi.shape} does not broadcast to {lhs.shape[:-1]}"
+                    f"vector_index of shape {vi.shape} does not broadcast to {v.shape[:-1]}"
                 ) from None
-            # (seed, vector) of every row: the first two fields of the noise hash
+            # (seed, vector) of every row, the first two fields of the noise hash, and with
+            # the step as third field for each step of a conversion, computed at once
             self._row_keys = _hash_fields(fe.seed, vi.reshape(-1))
-            self._step_keys = {}  # step -> (seed, vector, step) of every row
+            self._step_keys = _absorb(self._row_keys, np.arange(fe.steps)[:, None])
             self._column_fields = np.arange(fe.columns, dtype=np.uint64)
             # Margin for float rounding in the filters of _redecide_near: many times
             # the few ulp of the largest magnitude involved (an ulp is <= 2**-52 of it).
@@ -510,29 +515,24 @@ class HeldInput:
             #: Decisions further than this from their threshold get no draw.
             self._reach = NOISE_REACH * fe.noise + self._slack
 
-    def compare(self, trial_states, step: int, out=None, rows: slice | None = None) -> np.ndarray:
+    def __del__(self):
+        work = getattr(self, "_work", None)
+        if work is not None:
+            work.release()
+
+    def compare(self, trial_states, step: int, out=None) -> np.ndarray:
         """Decisions (uint8, 1 iff ``x + offset + noise >= D(trial_states)``) of the held inputs.
 
         Parameters
         ----------
-        trial_states : int array
-            Switch states, broadcastable to :attr:`shape` (or to ``[rows, columns]``).
+        trial_states : int array broadcastable to :attr:`shape`
+            Switch states (bit i = step i).
         step : int
             The step being decided (keys the noise).
         out : uint8 array, optional
-            C-contiguous array of the decisions' shape to write them into.
-        rows : slice, optional
-            Only these rows (vectors) of ``v.reshape(-1, columns)``, contiguous:
-            the decisions are then ``[rows, columns]``. ``sar_convert`` converts
-            in blocks of rows, so the work arrays stay small and in cache.
+            C-contiguous array of :attr:`shape` to write the decisions into.
         """
-        if rows is None:
-            lhs, shape = self._lhs, self.shape
-        elif isinstance(rows, slice) and rows.step in (None, 1):
-            lhs = self._lhs[rows]
-            shape = lhs.shape
-        else:
-            raise ValueError(f"rows must be a slice with step 1, not {rows!r}")
+        shape = self.shape
         try:
             s = np.asarray(trial_states)
             s = s if s.shape == shape else np.broadcast_to(s, shape)
@@ -546,23 +546,24 @@ class HeldInput:
             out = np.empty(shape, dtype=np.uint8)
         elif out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
             raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}")
-        level = self.fe._level(s.reshape(lhs.shape), self._work)
-        decide = out.view(bool).reshape(lhs.shape)
-        np.greater_equal(lhs, level, out=decide)  # the noiseless decisions
+        level = self.fe._level(s, self._work)
+        decide = out.view(bool)
+        np.greater_equal(self._lhs, level, out=decide)  # the noiseless decisions
         if self.fe.noise:
-            keys = self._step_keys.get(step)
-            if keys is None:  # (seed, vector, step) of every row
-                keys = self._step_keys[step] = _absorb(self._row_keys, step)
-            self._redecide_near(decide, lhs, level, keys if rows is None else keys[rows])
+            if 0 <= step < self.fe.steps:  # (seed, vector, step) of every row
+                keys = self._step_keys[step]
+            else:
+                keys = _absorb(self._row_keys, step)
+            self._redecide_near(decide.reshape(-1), level.reshape(-1), keys)
         return out
 
-    def _redecide_near(self, decide, lhs, level, keys) -> None:
+    def _redecide_near(self, decide, level, keys) -> None:
         """Add the noise draw to the decisions it can flip and decide those again, in place.
 
-        ``decide``, ``lhs`` and ``level`` are [rows, columns], ``keys`` the
-        noise hash of (seed, vector, step) per row. Bit-identical to adding a
-        draw to every decision (the definition): a draw is ``r cos(2 pi u2)``
-        with ``|draw| <= r``, the Box-Muller radius, and ``r <= 8.572 <
+        ``decide`` and ``level`` are flat (C order), ``keys`` the noise hash
+        of (seed, vector, step) per row. Bit-identical to adding a draw to
+        every decision (the definition): a draw is ``r cos(2 pi u2)`` with
+        ``|draw| <= r``, the Box-Muller radius, and ``r <= 8.572 <
         NOISE_REACH``, so a decision further than ``noise * r`` (plus a float
         rounding margin) from its threshold keeps its noiseless value. Two
         filters, each cheaper than what it saves: the distance against
@@ -570,8 +571,8 @@ class HeldInput:
         hash and ``log1p``, no ``cos``); ``cos`` runs for what is left, about a
         third of the decisions at the last step and far fewer before it.
         """
-        fe, work, size = self.fe, self._work, lhs.size
-        lhs, level, decide = lhs.reshape(-1), level.reshape(-1), decide.reshape(-1)  # flat views
+        fe, work, lhs = self.fe, self._work, self._lhs.reshape(-1)
+        size = lhs.size
         gap = np.subtract(lhs, level, out=work("gap", np.float64, size))
         np.abs(gap, out=gap)
         is_near = np.less_equal(gap, self._reach, out=work("near", bool, size))
@@ -581,7 +582,7 @@ class HeldInput:
         if 2 * n > size:  # most decisions are near: hash them all, no gathers
             near, n = None, size
         else:
-            near = np.flatnonzero(is_near)
+            near = is_near.nonzero()[0]
         base = self._noise_hash(keys, near)
         bits, tmp = work("bits", np.uint64, n), work("tmp", np.uint64, n)
         radius = _noise_radius(base, work("radius", np.float64, n), bits, tmp)
@@ -589,7 +590,7 @@ class HeldInput:
         reach += self._slack
         if near is not None:
             gap = gap.take(near, out=work("near_gap", np.float64, n), mode="clip")
-        can_flip = np.flatnonzero(np.less_equal(gap, reach, out=work("flip", bool, n)))
+        can_flip = np.less_equal(gap, reach, out=work("flip", bool, n)).nonzero()[0]
         m = can_flip.size
         if not m:
             return
@@ -610,9 +611,8 @@ class HeldInput:
         step); in a work array. ``_noise_radius`` and ``_noise_cosine`` make it a draw."""
         work, columns = self._work, self.fe.columns
         if near is None:  # every decision: broadcast, no gathers
-            base = work("base", np.uint64, (keys.size, columns))
-            np.bitwise_xor(keys[:, None], self._column_fields, out=base)
-            base = base.reshape(-1)
+            base = work("base", np.uint64, keys.size * columns)
+            np.bitwise_xor(keys[:, None], self._column_fields, out=base.reshape(-1, columns))
         else:
             n = near.size
             rows = np.floor_divide(near, columns, out=work("rows", np.int64, n))
@@ -625,36 +625,56 @@ class HeldInput:
 
 
 class _WorkArrays:
-    """Named work arrays, allocated on first use and then reused (grown when too small).
+    """Named 1-D work arrays of one :class:`HeldInput`, allocated on first use, then reused.
 
-    ``work(name, dtype, shape)`` is the first ``prod(shape)`` elements of array
-    ``name``, C-ordered in that shape (an int ``shape`` is 1-D).
+    ``work(name, dtype, n)`` is the first ``n`` elements of array ``name``,
+    allocated with room for the whole held block so it is never reallocated
+    for a larger subset. A released set goes to a short free list and the
+    next :meth:`acquire` takes it: a fresh multi-megabyte array costs a page
+    fault per 4 kB on first touch (about 2 us each here), more than the
+    numpy passes over it, and ``sar_convert`` holds every block of every
+    conversion anew. Only small sets are kept (at most :data:`_SPARE_COUNT`
+    of up to :data:`_SPARE_ELEMENTS` elements), so the memory kept is bounded.
     """
 
     def __init__(self):
         self._arrays: dict[str, np.ndarray] = {}
+        self._capacity = 0
 
-    def __call__(self, name: str, dtype, shape) -> np.ndarray:
-        size = shape if isinstance(shape, int) else math.prod(shape)
+    @classmethod
+    def acquire(cls, capacity: int) -> _WorkArrays:
+        """A set for a block of ``capacity`` elements: a released one if any, else new."""
+        work = _SPARE.pop() if _SPARE else cls()
+        if capacity > work._capacity:
+            work._capacity = capacity
+            work._arrays.clear()
+        return work
+
+    def release(self) -> None:
+        """Hand the arrays to the next :meth:`acquire` (no longer used by their holder)."""
+        if len(_SPARE) < _SPARE_COUNT and self._capacity <= _SPARE_ELEMENTS:
+            _SPARE.append(self)
+
+    def __call__(self, name: str, dtype, n: int) -> np.ndarray:
         arr = self._arrays.get(name)
-        if arr is None or arr.size < size:
-            arr = self._arrays[name] = np.empty(size, dtype=dtype)
-        return arr[:size].reshape(shape)
+        if arr is None or arr.size < n:
+            arr = self._arrays[name] = np.empty(max(n, self._capacity), dtype=dtype)
+        return arr[:n]
+
+
+#: Released work-array sets (see :class:`_WorkArrays`).
+_SPARE: list[_WorkArrays] = []
+_SPARE_COUNT, _SPARE_ELEMENTS = 2, 1 << 17
 
 
 class _ComparePerStep:
     """Holder for a subclass that overrides ``compare``: asks its ``compare`` at every step."""
 
     def __init__(self, fe: AnalogFrontEnd, v, vector_index):
-        self.fe, self.v, self.vector_index = fe, np.asarray(v), vector_index
-        self.shape = self.v.shape
+        self.fe, self.v, self.vector_index = fe, v, vector_index
 
-    def compare(self, trial_states, step: int, out=None, rows: slice | None = None) -> np.ndarray:
-        v, index = self.v, self.vector_index
-        if rows is not None:
-            v = v.reshape(-1, v.shape[-1])[rows]
-            index = np.broadcast_to(index, self.shape[:-1]).reshape(-1)[rows]
-        b = self.fe.compare(v, trial_states, step, index)
+    def compare(self, trial_states, step: int, out=None) -> np.ndarray:
+        b = self.fe.compare(self.v, trial_states, step, self.vector_index)
         if out is None:
             return b
         out[...] = b

@@ -233,12 +233,12 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
         (``model.analog.sar_frontend.AnalogFrontEnd``), called once per step
         with int64 states. A comparator that also has ``hold(v,
         vector_index)`` is asked through the object it returns instead, whose
-        ``compare(trial_states, step, out=, rows=)`` must write ``compare(v[rows],
-        trial_states, step, vector_index[rows])`` into the uint8 array ``out``:
-        the input-only work (clipping, transfer, offset, the noise hash of the
-        vector) is then done once per conversion instead of once per step, and
-        the search runs in blocks of about :data:`BLOCK` decisions, whose work
-        arrays stay in the cache across the steps.
+        ``compare(trial_states, step, out=)`` must write ``compare(v,
+        trial_states, step, vector_index)`` into the uint8 array ``out``: the
+        input-only work (clipping, transfer, offset, the noise hash of the
+        vector) is then done once per conversion instead of once per step,
+        and the search runs in blocks of about :data:`BLOCK` decisions, each
+        held once, whose work arrays stay in the cache across the steps.
     active_steps : int or int array [vectors], optional
         Steps run per vector (1..steps); default ``cfg.steps``.
     first_index : int
@@ -278,20 +278,33 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
     fills = np.array([0] + [cfg.fill(j) for j in range(1, cfg.steps + 1)], dtype=np.int64)
     codes = np.empty(v.shape, dtype=np.int64)
     decisions = np.empty((*v.shape, cfg.steps), dtype=np.uint8)
-    if hasattr(comparator, "hold"):
-        compare = comparator.hold(v, index).compare
+    if hasattr(comparator, "hold"):  # in blocks of rows, each held once
         block = max(1, min(nvec, BLOCK // cfg.columns))
+        hold = comparator.hold
     else:  # one call per step on every vector, int64 states: as it always was
-
-        def compare(trial, step, out, rows):
-            out[...] = comparator.compare(v[rows], trial.astype(np.int64), step, index[rows]) != 0
-
         block = max(1, nvec)
+
+        def hold(v, index):
+            return _ComparePerStep(comparator, v, index)
+
     work = _SearchArrays(cfg, (block, cfg.columns))
     for r in range(0, nvec, block):
         rows = slice(r, r + block)
-        _search(cfg, compare, rows, k[rows], fills, codes[rows], decisions[rows], work)
+        held = hold(v[rows], index[rows])
+        _search(cfg, held.compare, k[rows], fills, codes[rows], decisions[rows], work)
     return codes, decisions
+
+
+class _ComparePerStep:
+    """``hold`` for a comparator that has none: its ``compare`` at every step (int64 states)."""
+
+    def __init__(self, comparator, v, index):
+        self.comparator, self.v, self.index = comparator, v, index
+
+    def compare(self, trial_states, step, out):
+        b = self.comparator.compare(self.v, trial_states.astype(np.int64), step, self.index)
+        out[...] = np.asarray(b) != 0
+        return out
 
 
 class _SearchArrays:
@@ -313,11 +326,11 @@ class _SearchArrays:
         self.b = np.empty(shape, dtype=np.uint8)  # this step's decisions
 
 
-def _search(cfg, compare, rows, k, fills, codes, decisions, work: _SearchArrays) -> None:
+def _search(cfg, compare, k, fills, codes, decisions, work: _SearchArrays) -> None:
     """The successive-approximation search of :func:`sar_convert` on one block of rows.
 
-    ``compare(trial_states, step, out, rows)`` writes the comparator's
-    decisions for the block; the search writes ``codes`` [rows, columns] and
+    ``compare(trial_states, step, out)`` writes the comparator's decisions
+    for the block (uint8, into ``out``); the search writes ``codes`` [rows, columns] and
     ``decisions`` [rows, columns, steps]. All updates are in place in
     ``work``: a fresh whole-array temporary per operation costs more than the
     operation.
@@ -332,7 +345,7 @@ def _search(cfg, compare, rows, k, fills, codes, decisions, work: _SearchArrays)
     for i, weight in enumerate(cfg.weights):
         step_bit = np.uint32(1 << i)
         np.bitwise_or(kept, step_bit, out=trial)
-        compare(trial, i, out=b, rows=rows)
+        compare(trial, i, out=b)
         if i >= first_skip:
             b &= (i < k)[:, None]
         decisions[..., i] = b
