@@ -48,10 +48,11 @@ costs about as much as the rest of a conversion step several times over, so
 :meth:`HeldInput.compare` draws only for the decisions a draw can flip (two
 filters, see ``_redecide_near``) and gets the same decisions bit for bit
 (``tests/test_sar_bit_identity.py`` checks it against the plain definition).
-Its numpy passes run in place in work arrays allocated once per
-:class:`HeldInput`, the noise hash of each vector is computed once, and
-``sar_convert`` runs the search in blocks of rows small enough to stay in
-the cache.
+Its numpy passes run in place in work arrays that are reused at every step
+and recycled from one :class:`HeldInput` to the next (fresh arrays cost a
+page fault per 4 kB), the noise hash of each vector and step is computed
+once per hold, and ``sar_convert`` holds and searches blocks of rows
+(``model.golden.sar.BLOCK``), so the work arrays stay a few MB.
 """
 
 from __future__ import annotations

@@ -47,10 +47,11 @@ MAX_COLUMNS = 4096
 MAX_STEPS = 32
 #: Largest code width accepted (x and D stay exact in float64 well beyond this).
 MAX_OUT_WIDTH = 24
-#: Decisions (rows x columns) per block of :func:`sar_convert` with a holding comparator:
-#: the work arrays of a block stay in the cache across the steps, and the numpy calls
-#: per block and step (a few dozen, about 1 us each) stay small against the work.
-#: Measured at 256 columns: 2**15 and 2**16 are best, 2**13 and 2**17 about 20 % slower.
+#: Decisions (rows x columns) per block of :func:`sar_convert` with a holding comparator.
+#: Large enough that the numpy calls per block and step (several dozen, about 1 us each)
+#: stay small against the work on the block, small enough that its work arrays stay a
+#: few MB. At 256 columns 2**15 to 2**17 measure the same within the noise of a shared
+#: machine; 2**13 is about 30 % slower, a single block of 2**18 about 10 %.
 BLOCK = 1 << 15
 
 
@@ -238,7 +239,7 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
         input-only work (clipping, transfer, offset, the noise hash of the
         vector) is then done once per conversion instead of once per step,
         and the search runs in blocks of about :data:`BLOCK` decisions, each
-        held once, whose work arrays stay in the cache across the steps.
+        held once.
     active_steps : int or int array [vectors], optional
         Steps run per vector (1..steps); default ``cfg.steps``.
     first_index : int
@@ -285,7 +286,7 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
         block = max(1, nvec)
 
         def hold(v, index):
-            return _ComparePerStep(comparator, v, index)
+            return _NotHeld(comparator, v, index)
 
     work = _SearchArrays(cfg, (block, cfg.columns))
     for r in range(0, nvec, block):
@@ -295,7 +296,7 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
     return codes, decisions
 
 
-class _ComparePerStep:
+class _NotHeld:
     """``hold`` for a comparator that has none: its ``compare`` at every step (int64 states)."""
 
     def __init__(self, comparator, v, index):
@@ -330,10 +331,10 @@ def _search(cfg, compare, k, fills, codes, decisions, work: _SearchArrays) -> No
     """The successive-approximation search of :func:`sar_convert` on one block of rows.
 
     ``compare(trial_states, step, out)`` writes the comparator's decisions
-    for the block (uint8, into ``out``); the search writes ``codes`` [rows, columns] and
-    ``decisions`` [rows, columns, steps]. All updates are in place in
-    ``work``: a fresh whole-array temporary per operation costs more than the
-    operation.
+    for the block (uint8, into ``out``); the search writes ``codes`` [rows,
+    columns] and ``decisions`` [rows, columns, steps]. All updates are in
+    place in ``work``: a fresh whole-array temporary per operation costs more
+    than the operation.
     """
     n = codes.shape[0]
     kept, trial, bit, total, term, b = (
