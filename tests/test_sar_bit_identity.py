@@ -187,13 +187,14 @@ def test_sar_convert_matches_reference(weights, fe_kind, columns, vectors, block
 
 @pytest.mark.parametrize("noise", [0.0, 1e-9, 0.3, 3.0])
 def test_bench_configuration_matches_reference(noise, seed):
-    """The ``make bench`` front end (mismatch 0.02, offset 0.5) at 256 columns, 300 vectors:
-    three blocks (two full, one partial), steps with few and with mostly near decisions."""
+    """The ``make bench`` front end (mismatch 0.02, offset 0.5) at 256 columns, 300 vectors
+    in blocks of 2**15 decisions: two full blocks and a partial one, steps with few and
+    with mostly near decisions."""
     cfg = SARConfig()
     fe = AnalogFrontEnd.sample(cfg, mismatch=0.02, offset=0.5, noise=noise, seed=seed)
     v = np.random.default_rng(seed).uniform(-1, 1, (300, cfg.columns))
-    assert 2 * golden_sar.BLOCK < v.size <= 3 * golden_sar.BLOCK
-    codes, decisions = sar_convert(cfg, fe, v, first_index=1000)
+    with mock.patch.object(golden_sar, "BLOCK", 1 << 15):
+        codes, decisions = sar_convert(cfg, fe, v, first_index=1000)
     want_codes, want_decisions = ref_convert(cfg, fe, v, None, 1000)
     np.testing.assert_array_equal(decisions, want_decisions)
     np.testing.assert_array_equal(codes, want_codes)

@@ -48,11 +48,11 @@ MAX_STEPS = 32
 #: Largest code width accepted (x and D stay exact in float64 well beyond this).
 MAX_OUT_WIDTH = 24
 #: Decisions (rows x columns) per block of :func:`sar_convert` with a holding comparator.
-#: Large enough that the numpy calls per block and step (several dozen, about 1 us each)
-#: stay small against the work on the block, small enough that its work arrays stay a
-#: few MB. At 256 columns 2**15 to 2**17 measure the same within the noise of a shared
-#: machine; 2**13 is about 30 % slower, a single block of 2**18 about 10 %.
-BLOCK = 1 << 15
+#: Large enough that the numpy calls per block and step (several dozen, about 1 us each,
+#: more on a loaded machine) stay small against the work on the block, small enough that
+#: its work arrays stay a few MB. Measured at 256 columns: 2**16 and 2**17 best, 2**15
+#: about 10 % slower on a loaded machine, 2**13 about 30 %.
+BLOCK = 1 << 16
 
 
 def _is_int(value) -> bool:
