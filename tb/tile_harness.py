@@ -7,11 +7,12 @@ per-clock tile bench does in Python:
   every column's held input ``X`` in the integer front end's fine units and
   the conversion's ``active_steps``; replayed in a loop, one conversion per
   accepted ``start``, with seeded LFSR idle cycles before each start;
-* the integer analog front end (``model.analog.integer_frontend``): per-column
-  weights and offsets in a memory (``fe_mem``, one word per column) copied into
-  registers on ``load``; it answers ``dac`` with ``cmp`` in the same clock,
-  ``X + O[c] + noise >= D(dac)``, with the noise hash of the model, keyed on
-  (``noise_seed``, ``first_index`` + conversion number, step, column);
+* the integer analog front end's comparator (``tb.integer_comparator``, the
+  one the SAR harness uses too): per-column weights and offsets in a memory
+  (``fe_mem``, one word per column) copied into registers on ``load``; it
+  answers ``dac`` with ``cmp`` in the same clock, ``X + O[c] + noise >=
+  D(dac)``, with the noise hash of the model, keyed on (``noise_seed``,
+  ``first_index`` + conversion number, step, column);
 * random NMPU parameter writes and their per-vector log (``vec_log``), as
   ``tb.harness.NMPUHarness`` (the same writer, replayed by ``WriteReplay``);
 * a sink with seeded backpressure recording every activation beat
@@ -26,20 +27,13 @@ reads back and scores against ``model.golden.tile.tile`` with the same
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
-from amaranth.lib import data, memory, wiring
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.nmpu import ParamPortSignature
 from hw.tile import TilePeriphery
-from model.analog.integer_frontend import (
-    FMIX_C1,
-    FMIX_C2,
-    NOISE_MEAN,
-    NOISE_SHIFT,
-    STEP_KEY,
-    column_keys,
-)
+from model.analog.integer_frontend import NOISE_SHIFT
 from model.golden.tile import TileConfig
 from tb.harness import (
     _Pauses,
@@ -49,62 +43,7 @@ from tb.harness import (
     vpi_public,
     with_registered_reset,
 )
-
-#: Width of the run-time noise scale (rms up to 2**24 * 147.8 / 2**16 fine units).
-SCALE_WIDTH = 24
-
-
-def fmix32(h):
-    """MurmurHash3's fmix32 on a 32-bit Amaranth value (as ``integer_frontend.fmix32``)."""
-    h = h ^ (h >> 16)
-    h = (h * FMIX_C1)[:32]
-    h = h ^ (h >> 13)
-    h = (h * FMIX_C2)[:32]
-    return h ^ (h >> 16)
-
-
-class FrontEndFormat:
-    """Bit widths of the integer front end's values in the harness memories.
-
-    Every value the comparator adds is unsigned (Verilator expands a sign
-    extension bit by bit, which made the 256-column comparator its slowest
-    part): ``x`` is ``X`` in ``[0, 2**(out_width + F)]``; ``weights`` hold
-    non-negative weights up to twice the largest nominal one; ``offset`` holds
-    ``O + offset_bias``; the noise and the offset bias are moved to the other
-    side of the comparison by :meth:`biases`.
-    """
-
-    def __init__(self, config: TileConfig, frac_bits: int):
-        sar = config.sar
-        self.frac_bits = frac_bits
-        self.x_width = sar.out_width + frac_bits + 1
-        self.weight_width = max(sar.weights).bit_length() + frac_bits + 1
-        self.offset_width = sar.out_width + frac_bits + 1
-        self.offset_bias = 1 << (self.offset_width - 1)
-        self.column = data.StructLayout(
-            {
-                "weights": data.ArrayLayout(unsigned(self.weight_width), sar.steps),
-                "offset": unsigned(self.offset_width),
-            }
-        )
-        self.conversion = data.StructLayout(
-            {
-                "x": data.ArrayLayout(unsigned(self.x_width), sar.columns),
-                "active_steps": unsigned(sar.steps.bit_length()),
-            }
-        )
-
-    def biases(self, noise_scale: int) -> tuple[int, int]:
-        """``(noise_bias, rhs_bias)`` for the harness inputs of the same names.
-
-        With ``B = 510 * scale`` and ``K = ceil(B / 2**16)``, the harness computes
-        ``n' = (S * scale + K * 2**16 - B) >> 16 = n + K`` (unsigned) and decides
-        ``X + (O + offset_bias) + n' >= D + (offset_bias + K)``, which is the
-        model's ``X + O + n >= D``.
-        """
-        b = NOISE_MEAN * noise_scale
-        k = -(-b >> NOISE_SHIFT)
-        return (k << NOISE_SHIFT) - b, self.offset_bias + k
+from tb.integer_comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator
 
 
 class TileHarness(wiring.Component):
@@ -149,7 +88,8 @@ class TileHarness(wiring.Component):
             raise ValueError(f"out_depth ({out_depth}) must be a multiple of beats ({beats})")
         self.config = config
         self.dut = TilePeriphery(config, unit="fixed")
-        self.format = FrontEndFormat(config, frac_bits)
+        self.comparator = IntegerComparator(config.sar, frac_bits)
+        self.format = self.comparator.format
         self.stim_depth, self.out_depth = stim_depth, out_depth
         chunk_conversions = out_depth // beats * config.phases
         # Room for a chunk plus what the pipeline converts ahead of its outputs.
@@ -170,7 +110,7 @@ class TileHarness(wiring.Component):
                 "first_index": In(32),
                 "noise_scale": In(SCALE_WIDTH),
                 "noise_bias": In(NOISE_SHIFT),
-                "rhs_bias": In(SCALE_WIDTH + 12),
+                "rhs_bias": In(RHS_WIDTH),
                 "params": In(ParamPortSignature(config.nmpu)),
                 "done": Out(1),
                 "fe_ready": Out(1),
@@ -191,7 +131,7 @@ class TileHarness(wiring.Component):
 
     def elaborate(self, platform):
         cfg, fmt = self.config, self.format
-        columns, steps = cfg.columns, cfg.sar.steps
+        columns = cfg.columns
         m = Module()
         m.submodules.dut = dut = self.dut
         ports = register_inputs(m, self)  # the inputs, registered
@@ -211,19 +151,17 @@ class TileHarness(wiring.Component):
         for gen, pattern in ((idle, ports.idle_pattern), (bp, ports.bp_pattern)):
             m.d.comb += [gen.seed.eq(ports.seed), gen.load.eq(ports.load), gen.pattern.eq(pattern)]
 
-        # ------------------------------- front-end parameters: fe_mem -> one wide register
-        col_bits = fmt.column.size
-        fe_reg = Signal(columns * col_bits)  # column c at [c*col_bits, (c+1)*col_bits)
-        scan = Signal(range(columns + 1), init=columns)
+        # ------------------------------- front-end parameters: fe_mem -> comparator
+        m.submodules.comparator = comparator = self.comparator
         fe_rd = fe_mem.read_port(domain="comb")
-        m.d.comb += [fe_rd.addr.eq(scan), self.fe_ready.eq(scan == columns)]
-        with m.If(ports.load):
-            m.d.sync += scan.eq(0)
-        with m.Elif(scan != columns):
-            m.d.sync += [
-                fe_reg.eq(Cat(fe_reg[col_bits:], fe_rd.data.as_value())),
-                scan.eq(scan + 1),
-            ]
+        m.d.comb += [
+            fe_rd.addr.eq(comparator.fe_addr),
+            comparator.fe_data.eq(fe_rd.data),
+            comparator.load.eq(ports.load),
+            self.fe_ready.eq(comparator.ready),
+        ]
+        for name in ("noise_seed", "noise_scale", "noise_bias", "rhs_bias"):
+            m.d.comb += getattr(comparator, name).eq(getattr(ports, name))
 
         # ------------------------------------ source: one conversion per accepted start
         total = Signal(32)
@@ -234,47 +172,29 @@ class TileHarness(wiring.Component):
         # (VPI-written) memory into the DUT's logic but through this register.
         rd = stim.read_port()
         full = Signal()
-        start = ports.go & self.fe_ready & (self.conversions < total) & ~full & ~idle.pause
-        accept = start & ~dut.busy
+        start, accept = Signal(), Signal()  # accept: the SAR takes the start at this edge
+        m.d.comb += [
+            start.eq(ports.go & self.fe_ready & (self.conversions < total) & ~full & ~idle.pause),
+            accept.eq(start & ~dut.busy),
+        ]
         m.d.comb += [
             rd.addr.eq(Mux(ports.load, 0, Mux(accept, slot_next, slot))),
             dut.start.eq(start),
             dut.active_steps.eq(rd.data.active_steps),
         ]
-        x_q = Signal(data.ArrayLayout(unsigned(fmt.x_width), columns))  # held inputs
-        index_q = Signal(32)  # noise key of the conversion in progress
         with m.If(ports.load):
             m.d.sync += [self.conversions.eq(0), slot.eq(0)]
         with m.Elif(accept):
-            m.d.sync += [
-                x_q.eq(rd.data.x),
-                index_q.eq(ports.first_index + self.conversions),
-                self.conversions.eq(self.conversions + 1),
-                slot.eq(slot_next),
-            ]
+            m.d.sync += [self.conversions.eq(self.conversions + 1), slot.eq(slot_next)]
 
         # ------------------- integer comparator: cmp = X + O + noise >= D(dac), same clock
-        dac0 = dut.dac[0]
-        step = Const(0, range(steps))
-        for i in range(steps):  # highest set bit of column 0's trial state
-            step = Mux(dac0[i], i, step)
-        step_sig = Signal(range(steps))
-        m.d.comb += step_sig.eq(step)
-        key = Signal(32)
-        m.d.comb += key.eq(fmix32(fmix32(index_q) ^ ports.noise_seed ^ (step_sig * STEP_KEY)[:32]))
-        keys = column_keys(columns)  # the model's per-column constants
-        bits = []
-        for c in range(columns):
-            col = fmt.column(fe_reg.word_select(c, col_bits))
-            h = Signal(32, name=f"h{c}")
-            m.d.comb += h.eq(fmix32(key ^ int(keys[c])))
-            s = h[0:8] + h[8:16] + h[16:24] + h[24:32]  # sum of h's four bytes
-            noise = Signal(SCALE_WIDTH + 11, name=f"noise{c}")  # n + K (see biases)
-            m.d.comb += noise.eq((s * ports.noise_scale + ports.noise_bias) >> NOISE_SHIFT)
-            level = Signal(fmt.weight_width + steps.bit_length(), name=f"level{c}")
-            m.d.comb += level.eq(sum(Mux(dut.dac[c][i], col.weights[i], 0) for i in range(steps)))
-            bits.append(x_q[c] + col.offset + noise >= level + ports.rhs_bias)
-        m.d.comb += dut.cmp.eq(Cat(*bits))
+        m.d.comb += [
+            comparator.sample.eq(accept & ~ports.load),  # holds x and the noise key
+            comparator.x.eq(rd.data.x),
+            comparator.index.eq(ports.first_index + self.conversions),
+            comparator.dac.eq(dut.dac),
+            dut.cmp.eq(comparator.cmp),
+        ]
 
         # ------------------------------------- parameter writer (random, or external)
         nmpu_i = dut.nmpu.i
