@@ -103,14 +103,16 @@ def ref_convert(cfg, fe, v, active_steps=None, first_index=0):
 
 # -- configurations -----------------------------------------------------------------------
 
-#: (weights, out_width): binary 8 and 6, redundant 10 and 11 steps, binary 13 (> 12 steps:
-#: the DAC level is summed per step instead of read from the table).
+#: (weights, out_width): binary 8 and 6, redundant 10 and 11 steps, binary 13 and 16 (> 12
+#: steps: the DAC level is summed per step instead of read from the table; 8 and 16 steps
+#: write the decisions 8 at a time as words, the others byte by byte).
 WEIGHT_SETS = [
     ((128, 64, 32, 16, 8, 4, 2, 1), 8),
     ((32, 16, 8, 4, 2, 1), 6),
     (REDUNDANT_10, 8),
     ((100, 60, 40, 24, 14, 8, 5, 3, 2, 1, 1), 8),
     (tuple(1 << (12 - i) for i in range(13)), 13),
+    (tuple(1 << (15 - i) for i in range(16)), 16),
 ]
 
 

@@ -308,23 +308,32 @@ class _NotHeld:
         return out
 
 
+#: The bits of every byte value, least significant first: ``_BYTE_BITS[x, j] = (x >> j) & 1``;
+#: ``_BYTE_BITS_64`` holds each row's 8 bytes as one uint64 (native order, as read back).
+_BYTE_BITS = ((np.arange(256)[:, None] >> np.arange(8)) & 1).astype(np.uint8)
+_BYTE_BITS_64 = _BYTE_BITS.view(np.uint64).reshape(256)
+
+
 class _SearchArrays:
     """The work arrays of :func:`_search` for blocks of up to ``shape`` [rows, columns],
     allocated once per conversion and reused by every block (no allocation per block).
 
-    Switch states are uint32 (``steps <= MAX_STEPS = 32`` bits) and the code
-    sum int32 when ``sum_width`` allows: the per-step updates then run on
-    narrow same-type arrays.
+    Switch states are uint32 (``steps <= MAX_STEPS = 32`` bits), so the
+    per-step updates run on narrow same-type arrays. ``byte_sums[j][x]`` is
+    the sum of the nominal weights of steps ``8j..8j+7`` whose bit is set in
+    the byte value ``x``: the codes are read from the final switch states a
+    byte at a time.
     """
 
     def __init__(self, cfg: SARConfig, shape):
-        self.total_type = np.int32 if cfg.sum_width < 32 else np.int64
         self.kept = np.empty(shape, dtype=np.uint32)  # switch state of the decisions so far
         self.trial = np.empty(shape, dtype=np.uint32)
         self.bit = np.empty(shape, dtype=np.uint32)
-        self.total = np.empty(shape, dtype=self.total_type)  # sum b_i w_i + fill
-        self.term = np.empty(shape, dtype=self.total_type)
+        self.byte = np.empty(shape, dtype=np.int64)  # one byte of the final states
         self.b = np.empty(shape, dtype=np.uint8)  # this step's decisions
+        w = np.zeros(-(-cfg.steps // 8) * 8, dtype=np.int64)
+        w[: cfg.steps] = cfg.weights
+        self.byte_sums = [_BYTE_BITS @ w[lo : lo + 8] for lo in range(0, cfg.steps, 8)]
 
 
 def _search(cfg, compare, k, fills, codes, decisions, work: _SearchArrays) -> None:
@@ -332,24 +341,33 @@ def _search(cfg, compare, k, fills, codes, decisions, work: _SearchArrays) -> No
 
     ``compare(trial_states, step, out)`` writes the comparator's decisions
     for the block (uint8, into ``out``); the search writes ``codes`` [rows,
-    columns] and ``decisions`` [rows, columns, steps]. All updates are in
-    place in ``work``: a fresh whole-array temporary per operation costs more
-    than the operation.
+    columns] and ``decisions`` [rows, columns, steps]. The steps only update
+    the switch state, in place in ``work`` (a fresh whole-array temporary per
+    operation costs more than the operation); the decisions are its bits
+    and the codes ``min(sum_i b_i w_i + fill, 2**out_width - 1)``, both read
+    from it a byte (8 steps) at a time through 256-entry tables.
     """
     n = codes.shape[0]
-    kept, trial, bit, total, term, b = (
-        a[:n] for a in (work.kept, work.trial, work.bit, work.total, work.term, work.b)
+    kept, trial, bit, byte, b = (
+        a[:n] for a in (work.kept, work.trial, work.bit, work.byte, work.b)
     )
     kept[...] = 0
-    total[...] = fills[k][:, None]
     first_skip = int(k.min()) if k.size else cfg.steps  # from this step on some rows stop
-    for i, weight in enumerate(cfg.weights):
+    for i in range(cfg.steps):
         step_bit = np.uint32(1 << i)
         np.bitwise_or(kept, step_bit, out=trial)
         compare(trial, i, out=b)
         if i >= first_skip:
             b &= (i < k)[:, None]
-        decisions[..., i] = b
         kept += np.multiply(b, step_bit, out=bit)  # bit i is clear: + is |
-        total += np.multiply(b, work.total_type(weight), out=term)
-    codes[...] = np.minimum(total, cfg.full_code, out=total)
+    codes[...] = fills[k][:, None]
+    packed = decisions.view(np.uint64) if cfg.steps % 8 == 0 else None  # 8 steps per word
+    for j, lo in enumerate(range(0, cfg.steps, 8)):
+        byte[...] = np.bitwise_and(np.right_shift(kept, lo, out=bit), 0xFF, out=bit)
+        codes += work.byte_sums[j].take(byte, mode="clip")
+        if packed is not None:
+            packed[..., j] = _BYTE_BITS_64.take(byte, mode="clip")
+        else:
+            width = min(8, cfg.steps - lo)
+            decisions[..., lo : lo + width] = _BYTE_BITS[:, :width].take(byte, axis=0, mode="clip")
+    np.minimum(codes, cfg.full_code, out=codes)
