@@ -24,6 +24,7 @@ BENCHES = {
     "tile": ("tile", "tb.tile_tb"),
     "nmpu_harness": ("nmpu_harness", "tb.harness_tb"),
     "tile_harness": ("tile_harness", "tb.tile_harness_tb"),
+    "sar_harness": ("sar_harness", "tb.sar_harness_tb"),
 }
 
 

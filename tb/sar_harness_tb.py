@@ -1,0 +1,249 @@
+"""cocotb side of the SAR bulk harness (``tb.sar_harness.SARHarness``): load, wait, read back.
+
+Python touches the simulation once per chunk: it loads the analog stimulus
+(held inputs ``X`` and ``active_steps`` per conversion) and the integer front
+end's per-column weights and offsets, starts the run, and for every chunk
+waits for ``done``, reads the results (``out_mem``: codes and raw decisions)
+back and scores them against ``model.golden.sar.sar_convert`` with the same
+``IntegerFrontEnd``. A mismatch is reported by conversion, column and stage
+(``decision step i``, the first step whose decision differs, or ``code``).
+
+Stimulus: inputs uniform over 1.05 x full scale (beyond it on both sides), a
+quarter of them placed so that a random trial state of the column is exactly
+on the comparator's threshold (``X + O + noise == D``, noise included, so the
+``>=`` of a tie is exercised; the ties that happen are counted), random
+``active_steps`` per conversion; the noise keys run across ``2**32`` (the
+RTL's 32-bit index wraps where the model takes it mod ``2**32``).
+
+Settings (``$TB_SETTINGS``): ``config`` (``SARConfig.to_dict``), ``stim_depth``,
+``out_depth``, ``frac_bits``, ``stim_conversions``, ``conversions`` (per cocotb
+test), ``front_end`` (``AnalogFrontEnd.sample`` settings, quantised by
+``IntegerFrontEnd.from_analog``), ``pairs`` ((idle, backpressure) patterns,
+default all), ``approximate`` (random ``active_steps``, default true),
+optionally ``corrupt`` (``{"conversion", "column", "stage"}``, stage ``code``
+or ``decision step i``: a deliberately wrong expectation, to show the check
+can fail).
+"""
+
+from __future__ import annotations
+
+import time
+
+import cocotb
+import numpy as np
+from cocotb.triggers import RisingEdge, with_timeout
+
+from model.analog.integer_frontend import IntegerFrontEnd
+from model.analog.sar_frontend import AnalogFrontEnd
+from model.golden.sar import SARConfig, decision_masks, sar_convert
+from tb.bench import CLOCK_NS, Bench, WordReader, harness_clock, report, settings
+from tb.harness import CORE, MASK64
+from tb.pauses import PATTERNS
+from tb.payload import Codec, port_shape
+from tb.sar_harness import SARHarness
+
+PAIRS = [tuple(p) for p in settings().get("pairs", [])] or [
+    (idle, bp) for idle in PATTERNS for bp in PATTERNS
+]
+#: Mismatches listed in the log and the figures (all are counted).
+MAX_LISTED = 10
+#: Share of the inputs placed exactly on a threshold.
+TIE_SHARE = 0.25
+
+
+def stimulus(cfg: SARConfig, fe: IntegerFrontEnd, rng, n: int, first_index: int, approximate):
+    """Inputs [n, columns] and active_steps [n] for stimulus slots 0..n-1.
+
+    Slot ``r`` is conversion ``r`` of the run's first pass (noise key
+    ``first_index + r``); a :data:`TIE_SHARE` of its inputs are set so that
+    ``X + O + noise == D(s)`` at the last step ``j < active_steps`` of a random
+    trial state ``s`` (a tie if the search reaches ``s``).
+    """
+    v = rng.uniform(-1.05, 1.05, (n, cfg.columns))
+    steps = rng.integers(1, cfg.steps + 1, n) if approximate else np.full(n, cfg.steps)
+    j = rng.integers(0, steps[:, None], (n, cfg.columns))  # the tie's step
+    s = rng.integers(0, np.int64(1) << j) | (np.int64(1) << j)  # random kept bits below j
+    index = first_index + np.arange(n)
+    noise = np.stack([fe.noise(index, i) for i in range(cfg.steps)], axis=-1)
+    noise_j = np.take_along_axis(noise, j[..., None], axis=-1)[..., 0]
+    x = fe.dac_level(s) - fe.offset - noise_j
+    scale = 1 << (fe.out_width - 1 + fe.frac_bits)
+    on = (rng.random(v.shape) < TIE_SHARE) & (x >= 0) & (x <= 2 * scale)
+    v[on] = x[on] / scale - 1.0  # exact: a power-of-two scaling of an integer
+    held = fe.held_input(v)
+    assert (held[on] == x[on]).all(), "a threshold input does not hold its exact X"
+    return v, steps
+
+
+def count_ties(cfg: SARConfig, fe: IntegerFrontEnd, v, steps, decisions, first_index: int):
+    """Decisions taken with ``X + O + noise == D`` exactly (step < active_steps)."""
+    lhs = fe.held_input(v) + fe.offset
+    index = first_index + np.arange(len(v))
+    kept = np.zeros(v.shape, np.int64)
+    ties = 0
+    for i in range(cfg.steps):
+        trial = kept | (1 << i)
+        level = fe.dac_level(trial)
+        ties += int(((lhs + fe.noise(index, i) == level) & (i < steps[:, None])).sum())
+        kept |= decisions[..., i].astype(np.int64) << i
+    return ties
+
+
+def _bits(mask: int, steps: int) -> str:
+    """Decisions of one column as a string, step 0 first."""
+    return "".join(str(mask >> i & 1) for i in range(steps))
+
+
+def compare_chunk(cfg: SARConfig, got: dict, want: dict, steps, first: int, corrupt=None) -> list:
+    """``(conversion, column, message)`` of every mismatch in a chunk, earliest stage first.
+
+    ``got`` / ``want``: ``codes`` and ``decisions`` (masks, bit i = step i)
+    [conversions, columns]; ``steps``: active_steps per conversion. A
+    conversion's decisions are checked first, at the first step that differs
+    (later trial states follow from it), then its code. ``corrupt`` alters one
+    expected value first (a test that the check can fail).
+    """
+    want = {key: value.copy() for key, value in want.items()}
+    if corrupt and 0 <= corrupt["conversion"] - first < len(want["codes"]):
+        r, c, stage = corrupt["conversion"] - first, corrupt["column"], corrupt["stage"]
+        if stage == "code":
+            want["codes"][r, c] += 1
+        elif stage.startswith("decision step "):
+            want["decisions"][r, c] ^= 1 << int(stage.rsplit(" ", 1)[1])
+        else:
+            raise ValueError(f"corrupt.stage must be 'code' or 'decision step i', not {stage!r}")
+    out = []
+    for r, c in np.argwhere(got["decisions"] != want["decisions"]):
+        g, e = int(got["decisions"][r, c]), int(want["decisions"][r, c])
+        i = ((g ^ e) & -(g ^ e)).bit_length() - 1  # first step that differs
+        out.append(
+            (first + r, c, 0, f"decision step {i}: expected {e >> i & 1}, got {g >> i & 1} "
+             f"(step 0 first: expected {_bits(e, cfg.steps)}, got {_bits(g, cfg.steps)}; "
+             f"active_steps {steps[r]})")
+        )  # fmt: skip
+    for r, c in np.argwhere(got["codes"] != want["codes"]):
+        out.append(
+            (first + r, c, 1, f"code: expected {want['codes'][r, c]}, got {got['codes'][r, c]} "
+             f"(active_steps {steps[r]})")
+        )  # fmt: skip
+    return [(n, c, message) for n, c, _, message in sorted(out)]
+
+
+@cocotb.test()
+@cocotb.parametrize(pair=PAIRS)
+async def bulk(dut, pair: tuple[str, str]):
+    """Run ``conversions`` conversions in closed loop with idle x backpressure."""
+    idle, backpressure = pair
+    s = settings()
+    cfg = SARConfig.from_dict(s["config"])
+    frac_bits = int(s["frac_bits"])
+    harness = SARHarness(
+        cfg, stim_depth=s["stim_depth"], out_depth=s["out_depth"], frac_bits=frac_bits
+    )
+    fmt = harness.format
+    seed = (cocotb.RANDOM_SEED % MASK64) | 1  # a 64-bit xorshift state must not be 0
+    rng = np.random.default_rng(seed)
+    dut._log.info("seed=%d pair=%s", seed, pair)
+    fe = IntegerFrontEnd.from_analog(
+        AnalogFrontEnd.sample(cfg, **s.get("front_end", {})), frac_bits
+    )
+    bench = Bench(dut, inputs=("go", "load", "resume"), clock=harness_clock())
+    core = getattr(dut, CORE)  # the harness's memories live here
+    out_mem = WordReader(core.out_mem)
+    await bench.reset()
+
+    # Load: analog stimulus, front end. The noise keys cross 2**32 mid-run.
+    conversions = int(s["conversions"])
+    first_index = (1 << 32) - int(rng.integers(1, max(2, conversions)))
+    stim_n = int(s["stim_conversions"])
+    analog, steps = stimulus(cfg, fe, rng, stim_n, first_index, s.get("approximate", True))
+    m = min(stim_n, conversions)  # the first pass, where the ties were placed
+    _, first_pass = sar_convert(cfg, fe, analog[:m], steps[:m], first_index=first_index)
+    ties = count_ties(cfg, fe, analog[:m], steps[:m], first_pass, first_index)
+    conv_codec = Codec(fmt.conversion)
+    held = fe.held_input(analog)
+    for n in range(stim_n):
+        core.stim[n].value = conv_codec.pack(x=held[n], active_steps=int(steps[n]))
+    col_codec = Codec(fmt.column)
+    for c in range(cfg.columns):
+        core.fe_mem[c].value = col_codec.pack(
+            weights=fe.weights[c], offset=int(fe.offset[c]) + fmt.offset_bias
+        )
+    noise_bias, rhs_bias = fmt.biases(fe.noise_scale)
+    for name, value in (
+        ("conversions", conversions),
+        ("stim_conversions", stim_n),
+        ("seed", seed),
+        ("idle_pattern", PATTERNS.index(idle)),
+        ("bp_pattern", PATTERNS.index(backpressure)),
+        ("noise_seed", fe.seed & 0xFFFFFFFF),
+        ("first_index", first_index),
+        ("noise_scale", fe.noise_scale),
+        ("noise_bias", noise_bias),
+        ("rhs_bias", rhs_bias),
+    ):
+        getattr(dut, name).value = value
+    dut.load.value = 1
+    await bench.falling
+    dut.load.value = 0
+    await bench.falling  # the harness registers its inputs: load acts a cycle later
+    if dut.fe_ready.value != 1:
+        await RisingEdge(dut.fe_ready)
+    await bench.falling
+    dut.go.value = 1
+
+    out_codec = Codec(port_shape(harness.dut, "o", "payload"))
+    # A chunk takes (steps + 2) cycles per conversion at full rate; pauses at most
+    # triple that (bursty: up to 8 paused cycles per 1 active). Generous bound, no hang.
+    chunk_ns = harness.out_depth * (cfg.steps + 2) * 40 * CLOCK_NS
+    # Start-to-start period of each active_steps with no idle and no backpressure.
+    periods = np.array([0] + [harness.dut.period_at(k) for k in range(1, cfg.steps + 1)])
+    first, errors, mismatches, full_rate_cycles = 0, [], 0, 0
+    t0, c0, sim_seconds = time.perf_counter(), bench.cycle, 0.0
+    while first < conversions:
+        t_wait = time.perf_counter()
+        if dut.done.value != 1:
+            await with_timeout(RisingEdge(dut.done), chunk_ns, "ns")
+        await bench.falling
+        sim_seconds += time.perf_counter() - t_wait
+        n = int(dut.out_count.value)
+        assert n > 0, f"done with an empty chunk after {first} conversions"
+        out = out_codec.unpack_many(out_mem.read(range(n)))
+        slots = np.arange(first, first + n) % stim_n
+        codes, decisions = sar_convert(
+            cfg, fe, analog[slots], steps[slots], first_index=first_index + first
+        )
+        got = {"codes": out["codes"], "decisions": out["decisions"]}
+        want = {"codes": codes, "decisions": decision_masks(decisions)}
+        bad = compare_chunk(cfg, got, want, steps[slots], first, s.get("corrupt"))
+        mismatches += len(bad)
+        for conv, c, message in bad[: max(0, MAX_LISTED - len(errors))]:
+            errors.append(f"conversion {conv} column {c} stage {message}")
+        full_rate_cycles += int(periods[steps[slots]].sum())
+        first += n
+        dut.resume.value = 1
+        await bench.falling
+        dut.resume.value = 0
+        await bench.falling  # the harness registers its inputs: resume acts a cycle later
+    seconds = time.perf_counter() - t0
+    for e in errors:
+        dut._log.error("mismatch: %s", e)
+    report(
+        {
+            "test": f"bulk_{idle}_{backpressure}",
+            "conversions": first,
+            "columns": cfg.columns,
+            "ties": ties,
+            "beyond_full_scale": int((np.abs(analog) > 1).sum()),
+            "chunks": -(-first // harness.out_depth),
+            "cycles": bench.cycle - c0,
+            "full_rate_cycles": full_rate_cycles,
+            "seconds": seconds,
+            "sim_seconds": sim_seconds,
+            "mismatches": mismatches,
+            "errors": errors,
+        }
+    )
+    assert mismatches == 0, f"{mismatches} mismatches; first: {errors}"
+    assert first == conversions, f"{first} results, {conversions} due"
+    assert int(dut.started.value) == conversions, f"{int(dut.started.value)} conversions started"
