@@ -112,31 +112,32 @@ def _hash_fields(*fields) -> np.ndarray:
     return h
 
 
-def _lane_uniform(base, lane: int, out, bits, tmp, sign: float = 1.0) -> np.ndarray:
-    """Uniform ``u`` in [0, 1) on a 2**-53 grid from lane ``lane`` of the hash ``base``
-    (times ``sign``, +-1), into ``out``.
+def _lane(base, lane: int, out, tmp) -> np.ndarray:
+    """Lane ``lane`` of the hash ``base``, ``mix64(base ^ lane)``, into the uint64 ``out``."""
+    np.bitwise_xor(base, np.uint64(lane), out=out)
+    return _mix64(out, tmp)
 
-    ``out`` is float64, ``bits`` and ``tmp`` uint64 scratch, all of ``base``'s shape.
-    """
-    np.bitwise_xor(base, np.uint64(lane), out=bits)
-    _mix64(bits, tmp)
-    bits >>= _S11
-    out[...] = bits  # < 2**53: exact
+
+def _uniform(lane_bits, out, sign: float = 1.0) -> np.ndarray:
+    """``sign * u`` into ``out``: ``u`` in [0, 1) on a 2**-53 grid, the top 53 bits of a
+    hash lane (``lane_bits`` is shifted in place)."""
+    lane_bits >>= _S11
+    out[...] = lane_bits  # < 2**53: exact
     out *= sign * 2.0**-53  # exact: a power of two
     return out
 
 
-def _noise_radius(base, out, bits, tmp) -> np.ndarray:
-    """Box-Muller radius ``sqrt(-2 log1p(-u1))`` of the draws keyed by ``base``: bounds |draw|."""
-    r = _lane_uniform(base, 1, out, bits, tmp, sign=-1.0)  # -u1
+def _radius(lane1, out) -> np.ndarray:
+    """Box-Muller radius ``sqrt(-2 log1p(-u1))`` from hash lane 1 (consumed): bounds |draw|."""
+    r = _uniform(lane1, out, sign=-1.0)  # -u1
     np.log1p(r, out=r)
     r *= -2.0
     return np.sqrt(r, out=r)
 
 
-def _noise_cosine(base, out, bits, tmp) -> np.ndarray:
-    """Box-Muller angle term ``cos(2 pi u2)`` of the draws keyed by ``base``, into ``out``."""
-    c = _lane_uniform(base, 2, out, bits, tmp)
+def _cosine(lane2, out) -> np.ndarray:
+    """Box-Muller angle term ``cos(2 pi u2)`` from hash lane 2 (consumed)."""
+    c = _uniform(lane2, out)
     c *= 2.0 * np.pi
     return np.cos(c, out=c)
 
@@ -144,6 +145,15 @@ def _noise_cosine(base, out, bits, tmp) -> np.ndarray:
 #: Largest |draw| of :func:`counter_normal`: sqrt(-2 ln 2**-53) = 8.572 (u1 < 1 - 2**-53
 #: after the 53-bit quantisation), rounded up.
 NOISE_REACH = 8.6
+
+#: An upper bound of the Box-Muller radius for each 1/1024 of the range of ``u1``, i.e.
+#: for each value of the top 10 bits of hash lane 1: the radius at the top of the bucket
+#: (1 ppb up for float rounding), NOISE_REACH for the last. Reading it costs a shift and
+#: a gather instead of ``log1p`` and ``sqrt``.
+_RADIUS_BOUND = np.append(
+    np.sqrt(-2.0 * np.log1p(-np.arange(1, 1024) / 1024.0)) * (1 + 1e-9), NOISE_REACH
+)
+_S54 = np.uint64(64 - 10)
 
 
 def counter_normal(seed: int, vector_index, step: int, column) -> np.ndarray:
@@ -154,8 +164,8 @@ def counter_normal(seed: int, vector_index, step: int, column) -> np.ndarray:
     """
     base = _hash_fields(seed, vector_index, step, column)
     bits, tmp = np.empty_like(base), np.empty_like(base)
-    radius = _noise_radius(base, np.empty(base.shape), bits, tmp)
-    return radius * _noise_cosine(base, np.empty(base.shape), bits, tmp)
+    radius = _radius(_lane(base, 1, bits, tmp), np.empty(base.shape))
+    return radius * _cosine(_lane(base, 2, bits, tmp), np.empty(base.shape))
 
 
 def _draw_transfer(columns: int, gain: float, compression: float, seed: int):
@@ -515,6 +525,8 @@ class HeldInput:
             self._slack = 1e-6 + scale * 2.0**-40
             #: Decisions further than this from their threshold get no draw.
             self._reach = NOISE_REACH * fe.noise + self._slack
+            #: ... and none further than this, by the top 10 bits of their hash lane 1.
+            self._flip_reach = fe.noise * _RADIUS_BOUND + self._slack
 
     def __del__(self):
         work = getattr(self, "_work", None)
@@ -564,13 +576,14 @@ class HeldInput:
         ``decide`` and ``level`` are flat (C order), ``keys`` the noise hash
         of (seed, vector, step) per row. Bit-identical to adding a draw to
         every decision (the definition): a draw is ``r cos(2 pi u2)`` with
-        ``|draw| <= r``, the Box-Muller radius, and ``r <= 8.572 <
-        NOISE_REACH``, so a decision further than ``noise * r`` (plus a float
-        rounding margin) from its threshold keeps its noiseless value. Two
-        filters, each cheaper than what it saves: the distance against
-        ``NOISE_REACH`` (no hash), then against the decision's own radius (the
-        hash and ``log1p``, no ``cos``); ``cos`` runs for what is left, about a
-        third of the decisions at the last step and far fewer before it.
+        ``|draw| <= r``, the Box-Muller radius, so a decision further than
+        ``noise * r`` (plus a float rounding margin) from its threshold keeps
+        its noiseless value. Two filters, each cheaper than what it saves: the
+        distance against ``noise * NOISE_REACH`` (no hash), then against
+        ``noise`` times a bound of the decision's own radius read from the top
+        bits of its hash lane 1 (:data:`_RADIUS_BOUND`: no ``log1p``, ``sqrt``
+        or ``cos``). The draw is computed for what is left, about a third of
+        the decisions at the last step and far fewer before it.
         """
         fe, work, lhs = self.fe, self._work, self._lhs.reshape(-1)
         size = lhs.size
@@ -584,32 +597,34 @@ class HeldInput:
             near, n = None, size
         else:
             near = is_near.nonzero()[0]
-        base = self._noise_hash(keys, near)
-        bits, tmp = work("bits", np.uint64, n), work("tmp", np.uint64, n)
-        radius = _noise_radius(base, work("radius", np.float64, n), bits, tmp)
-        reach = np.multiply(radius, fe.noise, out=work("reach", np.float64, n))
-        reach += self._slack
-        if near is not None:
             gap = gap.take(near, out=work("near_gap", np.float64, n), mode="clip")
+        base = self._noise_hash(keys, near)
+        tmp = work("tmp", np.uint64, n)
+        lane1 = _lane(base, 1, work("lane1", np.uint64, n), tmp)
+        bucket = work("bucket", np.int64, n)
+        np.right_shift(lane1, _S54, out=bucket.view(np.uint64))  # top 10 bits
+        reach = self._flip_reach.take(bucket, out=work("reach", np.float64, n), mode="clip")
         can_flip = np.less_equal(gap, reach, out=work("flip", bool, n)).nonzero()[0]
         m = can_flip.size
         if not m:
             return
         at = can_flip if near is None else near.take(can_flip)  # flat indices
-        flip_base = base.take(can_flip, out=bits[:m], mode="clip")
-        cosine = _noise_cosine(flip_base, reach[:m], flip_base, tmp[:m])
-        draw = radius.take(can_flip, out=work("draw", np.float64, m), mode="clip")
-        draw *= cosine  # r * cos, the draw
+        # the draws r cos(2 pi u2), as counter_normal computes them
+        radius = _radius(lane1.take(can_flip, out=tmp[:m], mode="clip"), reach[:m])
+        lane2 = _lane(base.take(can_flip, mode="clip"), 2, lane1[:m], tmp[:m])
+        draw = _cosine(lane2, work("draw", np.float64, m))
+        draw *= radius
         # lhs + noise * draw, rounded as the plain formula rounds it (+ and * commute)
         draw *= fe.noise
-        draw += lhs.take(at, out=cosine, mode="clip")
-        at_level = level.take(at, out=radius[:m], mode="clip")
+        draw += lhs.take(at, out=radius, mode="clip")
+        at_level = level.take(at, out=gap[:m], mode="clip")
         decide[at] = np.greater_equal(draw, at_level, out=work("flip", bool, m))
 
     def _noise_hash(self, keys: np.ndarray, near: np.ndarray | None) -> np.ndarray:
         """The hash of (seed, vector, step, column) at the flat indices ``near`` of a
         [rows, columns] block (all if None), from the row ``keys`` of (seed, vector,
-        step); in a work array. ``_noise_radius`` and ``_noise_cosine`` make it a draw."""
+        step); in a work array. ``_radius`` and ``_cosine`` of its lanes 1 and 2 make
+        the draw."""
         work, columns = self._work, self.fe.columns
         if near is None:  # every decision: broadcast, no gathers
             base = work("base", np.uint64, keys.size * columns)
