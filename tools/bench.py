@@ -122,6 +122,34 @@ def bench_tile_harness(sim: str, vectors: int) -> dict:
     return figures[0]
 
 
+def bench_sar_harness(sim: str, conversions: int) -> dict:
+    """The default SAR (256 columns, ``SARConfig()``) through the SAR harness in closed loop
+    with the integer front end (mismatch, offset, noise), full rate (no idle, no
+    backpressure, full conversions); read-back and scoring included."""
+    from model.golden.sar import SARConfig
+    from tb.run import run_bench
+    from tb.sar_harness import SARHarness
+
+    cfg = SARConfig()
+    harness = SARHarness(cfg, stim_depth=256, out_depth=1024, frac_bits=8)
+    settings = {
+        "config": cfg.to_dict(),
+        "stim_depth": 256,
+        "out_depth": 1024,
+        "frac_bits": 8,
+        "stim_conversions": 256,
+        "conversions": conversions,
+        "front_end": {"mismatch": 0.02, "offset": 0.5, "noise": 0.3, "seed": 1},
+        "pairs": [["none", "none"]],
+        "approximate": False,
+    }
+    _, figures = run_bench(
+        "sar_harness", harness, sim=sim, build_dir=BUILD / "sar_harness" / sim, seed=1,
+        settings=settings,
+    )  # fmt: skip
+    return figures[0]
+
+
 def bench_tile_rtl(sim: str) -> dict:
     """Closed-loop tile on the default capture (one run; it is long on Icarus)."""
     from tb.run import run_tile_capture
@@ -140,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=20_000,
         help="vectors through the 256-column tile harness",
+    )
+    parser.add_argument(
+        "--sar-conversions",
+        type=int,
+        default=50_000,
+        help="conversions through the 256-column SAR harness",
     )
     parser.add_argument("--out", default=str(REPO / "build" / "reports" / "bench.json"))
     args = parser.parse_args(argv)
@@ -163,6 +197,12 @@ def main(argv: list[str] | None = None) -> int:
         {"name": "tile256.harness.verilator", "value": fig["conversions"] / fig["seconds"],
          "unit": "conversions/s (256 columns)"}
     )  # fmt: skip
+    fig = bench_sar_harness("verilator", args.sar_conversions)
+    assert fig["mismatches"] == 0, f"SAR harness: {fig['errors']}"
+    rows.append(
+        {"name": "sar256.harness.verilator", "value": fig["conversions"] / fig["seconds"],
+         "unit": "conversions/s (256 columns)"}
+    )  # fmt: skip
     value = {row["name"]: row["value"] for row in rows}
     for kind in ("cocotb", "harness"):
         ratio = value[f"nmpu.{kind}.verilator"] / value[f"nmpu.{kind}.icarus"]
@@ -173,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
-    print(f"\n== make bench: medians of {args.repeats} repeats (harness, tile: one run) ==")
+    print(f"\n== make bench: medians of {args.repeats} repeats (harnesses, tile: one run) ==")
     for row in rows:
         print(f"{row['name']:40s} {row['value']:>14,.1f} {row['unit']}")
     print(f"wrote {out}")
