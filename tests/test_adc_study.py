@@ -57,6 +57,18 @@ def test_quick_study_report_and_rtl_row(build_dir, capsys):
         cal = acc(k, "float", "per_column", "same")["accuracy"]
         chip = acc(k, "adc_aware", "none", "same", "chip_specific")
         assert chip["accuracy"] >= cal - 0.01, f"k={k}: chip-specific {chip['accuracy']} vs {cal}"
+    # Distribution-aware training (4 instances per batch, column dropout), on an instance it
+    # never saw: better than the uncalibrated float network there, within 2 points of
+    # calibrating that instance column by column.
+    assert report["config"]["distribution"]["instances_per_batch"] == 4
+    assert report["config"]["distribution"]["column_dropout"] == 0.1
+    for k in (8, 4):
+        dist = acc(k, "adc_aware", "none", "other", "distribution")["accuracy"]
+        unc = acc(k, "float", "none", "other")["accuracy"]
+        cal = acc(k, "float", "per_column", "other")["accuracy"]
+        assert dist >= unc + 0.01, f"k={k}: distribution {dist} vs uncalibrated float {unc}"
+        assert dist >= cal - 0.02, f"k={k}: distribution {dist} vs per-column {cal}"
+        assert report["goals"]["mlp"]["per_active_steps"][str(k)]["distribution_goal_met"]
     # The RTL row: the trained layer as a capture, bit-exact on Icarus.
     checked = [r for r in rows if r["rtl_checked"]]
     assert len(checked) == 1 and checked[0]["active_steps"] == 4

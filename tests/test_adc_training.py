@@ -167,15 +167,69 @@ def test_adc_aware_beats_uncalibrated_float_on_a_harsh_instance(seed):
 
 
 def test_training_is_deterministic_for_a_seed():
-    """Same seeds -> same weights (batch order, chips, noise, instances); another seed differs."""
+    """Same seeds -> same weights (batch order, chips, noise, instances, dropout masks);
+    another seed differs."""
     d = digits.load_data()
     xcfg = crossbar.CrossbarConfig()
     net = tile_net.mlp_net()
     net.set_scales(d.x_train, xcfg)
-    kw = {"level": HARSH, "active_steps": 5, "adc_seed": 1, "xcfg": xcfg, "epochs": 1}
+    kw = {"level": HARSH, "active_steps": 5, "adc_seed": 1, "xcfg": xcfg, "epochs": 1,
+          "instances": 3, "column_dropout": 0.1}  # fmt: skip
     a = at.train_adc_aware(net, d.x_train[:256], d.y_train[:256], distribution=True, seed=4, **kw)
     b = at.train_adc_aware(net, d.x_train[:256], d.y_train[:256], distribution=True, seed=4, **kw)
     c = at.train_adc_aware(net, d.x_train[:256], d.y_train[:256], distribution=True, seed=5, **kw)
     np.testing.assert_array_equal(a.w[0].detach().numpy(), b.w[0].detach().numpy())
     np.testing.assert_array_equal(a.bn_gain[0].detach().numpy(), b.bn_gain[0].detach().numpy())
     assert not np.array_equal(a.w[0].detach().numpy(), c.w[0].detach().numpy())
+
+
+def _small_cnn(seed: int) -> tile_net.TileNet:
+    """An untrained CNN TileNet with scales set (fast: no training)."""
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((9, 8)) / 3, rng.standard_normal((72, 16)) / 8]
+    biases = [rng.standard_normal(8) * 0.1, rng.standard_normal(16) * 0.1]
+    net = tile_net.TileNet("cnn", weights, biases, rng.standard_normal((64, 10)), np.zeros(10))
+    net.set_scales(digits.load_data().x_train[:200], crossbar.CrossbarConfig())
+    return net
+
+
+def test_instances_per_batch_split_the_images_and_column_dropout_drops_whole_columns(seed):
+    """Distribution-aware forward with 3 instances per batch: images 0-2, 3-4 and 5-6 of a
+    7-image batch are converted by instances 0, 1 and 2 (each checked against a one-instance
+    forward with that instance), all drawn from training seeds; column dropout zeroes one
+    column of one image at every im2col position, and scales the kept ones by 1 / (1 - p)."""
+    net = _small_cnn(seed)
+    assert at.rows_per_image(net) == [64, 16]
+    level = at.ADCLevel("harsh, noise off", mismatch=0.1, offset=4.0, gain=0.3, compression=1.0)
+    xcfg = crossbar.CrossbarConfig()
+    sampler = at.InstanceSampler(net, level, 6, seed % 1000, distribution=True, instances=3)
+    sampler.next()
+    seeds = [[fe.seed for fe in fes] for fes in sampler.fes]
+    assert all(s >= at.TRAIN_SEED_BASE for row in seeds for s in row), seeds
+    assert len(set(seeds[0])) == 3, f"three distinct instances per batch, got {seeds[0]}"
+    x = torch.as_tensor(np.array(digits.load_data().x_test[:7]))
+    rows = net.layer_rows(x, 0)  # [7 * 64, 9]
+    out = at.AwareTile(net, sampler, xcfg, seed=2)(0, rows).detach().numpy().reshape(7, 64, 8)
+    groups = [[0, 1, 2], [3, 4], [5, 6]]
+    single = []
+    for g in range(3):
+        one = at.InstanceSampler(net, level, 6, 0)  # one instance, replaced by instance g
+        one.fes = [[fes[g]] for fes in sampler.fes]
+        one.tables = [[tables[g]] for tables in sampler.tables]
+        # Same tile seed: the same crossbar chip is drawn on the first call.
+        ref = at.AwareTile(net, one, xcfg, seed=2)(0, rows).detach().numpy().reshape(7, 64, 8)
+        np.testing.assert_array_equal(out[groups[g]], ref[groups[g]], err_msg=f"instance {g}")
+        single.append(ref)
+    assert not np.array_equal(single[0], single[1]), "instances 0 and 1 give the same codes"
+    p = 0.5
+    drop = at.AwareTile(net, sampler, xcfg, seed=2, column_dropout=p)(0, rows)
+    drop = drop.detach().numpy().reshape(7, 64, 8)
+    live = np.abs(out).sum(axis=1) > 0  # [image, column] with any nonzero activation
+    zeroed = (drop == 0).all(axis=1)
+    kept = (drop == out / (1 - p)).all(axis=1)
+    assert (zeroed | kept).all(), "a column is neither dropped whole nor kept whole"
+    assert (zeroed & live).sum() >= 5 and (kept & live).sum() >= 5, (zeroed & live).sum()
+    with pytest.raises(ValueError, match="instances=2 needs distribution=True"):
+        at.InstanceSampler(net, level, 6, 0, instances=2)
+    with pytest.raises(ValueError, match="column_dropout must be in"):
+        at.AwareTile(net, sampler, xcfg, seed=2, column_dropout=1.0)

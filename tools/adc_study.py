@@ -73,8 +73,13 @@ class StudyConfig:
     other_seeds: tuple[int, ...] = (11, 12, 13, 14)
     chip_seed: int = 7
     seed: int = 0
-    epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 25})
+    epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 25})  # chip-specific
     lr: float = 5e-3
+    # Distribution-aware training (docs/adc_study.md, "How the training settings were
+    # chosen"): its epochs, ADC instances per batch and column dropout.
+    dist_epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 50})
+    instances_per_batch: int = 4
+    column_dropout: float = 0.1
     cal_images: dict = field(default_factory=lambda: {"mlp": None, "cnn": 400})
     rtl_sims: tuple[str, ...] = ("icarus", "verilator")
     rtl_vectors: int = 64
@@ -102,6 +107,7 @@ def quick_config(seed: int = 0) -> StudyConfig:
         other_seeds=(11,),
         seed=seed,
         epochs={"mlp": 8, "cnn": 3},
+        dist_epochs={"mlp": 8, "cnn": 3},
         rtl_sims=(),
         rtl_vectors=16,
         area=False,
@@ -236,6 +242,7 @@ class Study:
                              seeds=others, mode="per_column", **kw)  # fmt: skip
                     for variant in ("chip_specific", "distribution"):
                         ts = time.perf_counter()
+                        dist = variant == "distribution"
                         aware = at.train_adc_aware(
                             net,
                             self.data.x_train,
@@ -244,10 +251,12 @@ class Study:
                             active_steps=k,
                             adc_seed=c.same_seed,
                             xcfg=CROSSBAR,
-                            distribution=variant == "distribution",
-                            epochs=c.epochs[name],
+                            distribution=dist,
+                            epochs=(c.dist_epochs if dist else c.epochs)[name],
                             lr=c.lr,
                             seed=c.seed,
+                            instances=c.instances_per_batch if dist else 1,
+                            column_dropout=c.column_dropout if dist else 0.0,
                         )
                         self.log(f"  trained {name} {lname} k={k} {variant} in "
                                  f"{time.perf_counter() - ts:.1f} s")  # fmt: skip
@@ -269,6 +278,12 @@ class Study:
                 "other_seeds": list(c.other_seeds),
                 "chip_seed": c.chip_seed,
                 "epochs": c.epochs,
+                "lr": c.lr,
+                "distribution": {
+                    "epochs": c.dist_epochs,
+                    "instances_per_batch": c.instances_per_batch,
+                    "column_dropout": c.column_dropout,
+                },  # fmt: skip
                 "nmpu_scale_fmt": at.SCALE_FMT,
             },  # fmt: skip
             "rows": self.rows,

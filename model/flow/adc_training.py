@@ -27,8 +27,20 @@ goes through the chain the hardware has (:class:`AwareTile`):
    rounding to the 8-bit output code (straight-through).
 
 Variants: *chip-specific* (one ADC instance for all batches) and
-*distribution-aware* (:class:`InstanceSampler`: a new random instance, drawn
-from seeds the evaluation never uses, for every batch).
+*distribution-aware* (:class:`InstanceSampler`: new random instances, drawn
+from seeds the evaluation never uses, for every batch; with ``instances > 1``
+the batch's images are split among several instances, so that one gradient
+step averages over several ADCs instead of following one).
+
+Column dropout (distribution-aware training, ``column_dropout``): each tile
+layer's output of one image is zeroed column by column with probability
+``p`` (the kept columns scaled by ``1 / (1 - p)``), the same column for every
+im2col position of that image. The instance distribution's largest term is
+the per-column gain error (sigma 0.3 at the harsh level): a network deployed
+without calibration must not let a decision hang on one column's magnitude.
+Dropping whole columns pushes it to spread each feature over several
+columns, which is what averages an unknown column gain out. Training only:
+the deployed NMPU is unchanged.
 
 torch rather than numpy because the training needs gradients; float64 so the
 held input is computed with the same IEEE operations as the numpy model
@@ -218,7 +230,7 @@ def _ste(x: torch.Tensor, hard) -> torch.Tensor:
 
 
 class InstanceSampler:
-    """Front ends and tables per tile layer: one fixed instance, or a new one per batch.
+    """Front ends and tables per tile layer: one fixed instance, or new ones for every batch.
 
     Parameters
     ----------
@@ -229,30 +241,47 @@ class InstanceSampler:
         Chip-specific: the instance's seed. Distribution-aware: the seed of the
         stream of training instances (each drawn at ``TRAIN_SEED_BASE + ...``).
     distribution : bool
-        Draw a new instance for every batch (:meth:`next`).
+        Draw new instances for every batch (:meth:`next`).
+    instances : int
+        Distribution-aware: instances per batch (the batch's images are split
+        into this many groups, each converted by its own instance), so every
+        gradient step averages over several ADC instances instead of following
+        one. Chip-specific: must be 1.
+
+    Members
+    -------
+    fes, tables : list (per tile layer) of lists (per instance) of
+        ``AnalogFrontEnd`` and :class:`SARTable`.
     """
 
     def __init__(self, net: TileNet, level: ADCLevel, active_steps: int, seed: int,
-                 distribution: bool = False):  # fmt: skip
+                 distribution: bool = False, instances: int = 1):  # fmt: skip
+        if not isinstance(instances, int) or isinstance(instances, bool) or instances < 1:
+            raise ValueError(f"InstanceSampler: instances must be an integer >= 1, not "
+                             f"{instances!r}")  # fmt: skip
+        if instances > 1 and not distribution:
+            raise ValueError(f"InstanceSampler: instances={instances} needs distribution=True "
+                             "(chip-specific training has one instance)")  # fmt: skip
         self.net, self.level, self.k = net, level, active_steps
-        self.distribution = distribution
+        self.distribution, self.instances = distribution, instances
         self.rng = np.random.default_rng([seed, 0xADC])
         self.sars = [tile_config(net.columns(i))[0] for i in range(net.layers)]
-        self.fes: list[AnalogFrontEnd] = []
-        self.tables: list[SARTable] = []
-        self._set([instance_seed(seed, i) for i in range(net.layers)])
+        self.fes: list[list[AnalogFrontEnd]] = []
+        self.tables: list[list[SARTable]] = []
+        self._set([[instance_seed(seed, i) for i in range(net.layers)]])
 
     def _set(self, seeds) -> None:
-        self.fes = [self.level.front_end(s, sd) for s, sd in zip(self.sars, seeds, strict=True)]
-        self.tables = [
-            SARTable.build(s, fe, self.k) for s, fe in zip(self.sars, self.fes, strict=True)
-        ]
+        """``seeds[g][i]``: front-end seed of instance ``g`` for tile layer ``i``."""
+        self.fes = [[self.level.front_end(sar, int(row[i])) for row in seeds]
+                    for i, sar in enumerate(self.sars)]  # fmt: skip
+        self.tables = [[SARTable.build(sar, fe, self.k) for fe in fes]
+                       for sar, fes in zip(self.sars, self.fes, strict=True)]  # fmt: skip
 
     def next(self) -> None:
-        """A new training instance (distribution-aware) before a batch; no-op otherwise."""
+        """New training instances (distribution-aware) before a batch; no-op otherwise."""
         if self.distribution:
-            seeds = TRAIN_SEED_BASE + self.rng.integers(0, 2**31, size=self.net.layers)
-            self._set([int(s) for s in seeds])
+            seeds = self.rng.integers(0, 2**31, size=(self.instances, self.net.layers))
+            self._set(TRAIN_SEED_BASE + seeds)
 
 
 def instance_seed(seed: int, layer: int) -> int:
@@ -261,27 +290,48 @@ def instance_seed(seed: int, layer: int) -> int:
 
 
 class AwareTile:
-    """``tile_fn`` of the ADC-aware forward (module docstring, steps 1-4)."""
+    """``tile_fn`` of the ADC-aware forward (module docstring, steps 1-4).
+
+    With several instances per batch (:class:`InstanceSampler`), the batch's
+    images are split into that many contiguous groups (``np.array_split``), and
+    group ``g`` is converted by instance ``g``. ``column_dropout``: the
+    probability that one column's output of one image is set to zero (the others
+    scaled by ``1 / (1 - p)``), independently per image and column and for every
+    position of that image (module docstring, *Column dropout*).
+    """
 
     def __init__(self, net: TileNet, sampler: InstanceSampler, xcfg: crossbar.CrossbarConfig,
-                 seed: int):  # fmt: skip
+                 seed: int, column_dropout: float = 0.0):  # fmt: skip
+        if not (isinstance(column_dropout, (int, float)) and 0.0 <= column_dropout < 1.0):
+            raise ValueError(f"AwareTile: column_dropout must be in [0, 1), not "
+                             f"{column_dropout!r}")  # fmt: skip
         self.net, self.sampler, self.xcfg = net, sampler, xcfg
+        self.column_dropout = float(column_dropout)
         self.rng = np.random.default_rng([seed, 0xC0B])
         self.gen = torch.Generator().manual_seed(int(seed))
+        self.per_image = rows_per_image(net)
 
     def __call__(self, i: int, rows: torch.Tensor) -> torch.Tensor:
-        net, fe, table = self.net, self.sampler.fes[i], self.sampler.tables[i]
+        net, fes, tables = self.net, self.sampler.fes[i], self.sampler.tables[i]
         xq = _ste(rows, crossbar.dac(rows.detach().numpy(), self.xcfg.dac_bits))
         w = net.w[i]
         xcfg = crossbar.CrossbarConfig(**{**self.xcfg.to_dict(), "rows": w.shape[0]})
         chip = crossbar.program(xcfg, w.detach().numpy(), self.rng)
         mac = xq @ _ste(w, chip.weights)
         v = mac / float(net.out_scale[i])
+        per = self.per_image[i]
+        images = v.shape[0] // per
         noise = None
-        if fe.noise:
-            noise = fe.noise * torch.randn(v.shape, generator=self.gen, dtype=torch.float64)
-        code = sar_codes_torch(fe, table, v, noise)
-        half = float(1 << (fe.out_width - 1))
+        if fes[0].noise:  # every instance of a level has the same comparator noise rms
+            noise = fes[0].noise * torch.randn(v.shape, generator=self.gen, dtype=torch.float64)
+        parts = []
+        for g, idx in enumerate(np.array_split(np.arange(images), len(fes))):
+            if idx.size:
+                sl = slice(int(idx[0]) * per, (int(idx[-1]) + 1) * per)
+                parts.append(sar_codes_torch(fes[g], tables[g], v[sl],
+                                             None if noise is None else noise[sl]))  # fmt: skip
+        code = parts[0] if len(parts) == 1 else torch.cat(parts)
+        half = float(1 << (fes[0].out_width - 1))
         q = float(net.out_scale[i]) / half
         (g_lo, g_hi), (b_lo, b_hi) = bn_limits(net, i, tile_config(net.columns(i))[1])
         gain = torch.clamp(net.bn_gain[i], g_lo, g_hi)  # what the NMPU's formats can hold
@@ -289,7 +339,20 @@ class AwareTile:
         h = torch.relu(gain * (q * (code - half)) + bias)
         lsb = float(net.act_lsb[i])
         out = torch.clamp(h / lsb, 0.0, float(ACT_MAX))
-        return _ste(out, torch.floor(out.detach() + 0.5)) * lsb
+        out = _ste(out, torch.floor(out.detach() + 0.5)) * lsb
+        p = self.column_dropout
+        if p:
+            cols = out.shape[1]
+            keep = torch.rand((images, 1, cols), generator=self.gen, dtype=torch.float64) >= p
+            out = (out.reshape(images, per, cols) * (keep / (1.0 - p))).reshape(out.shape)
+        return out
+
+
+def rows_per_image(net: TileNet) -> list[int]:
+    """Rows (crossbar input vectors) each tile layer sees per input image (MLP 1, CNN 64, 16)."""
+    one = torch.zeros((1, 64), dtype=torch.float64)
+    with torch.no_grad():
+        return [int(net.layer_rows(one, i).shape[0]) for i in range(net.layers)]
 
 
 def train_adc_aware(
@@ -305,19 +368,23 @@ def train_adc_aware(
     epochs: int = 30,
     lr: float = 1e-3,
     seed: int = 0,
+    instances: int = 1,
+    column_dropout: float = 0.0,
 ) -> TileNet:
     """Fine-tune a copy of the float ``net`` with the ADC in the loop; returns the copy.
 
     Chip-specific (``distribution=False``): the front end drawn with
-    ``adc_seed`` for every batch. Distribution-aware: a new training instance
-    per batch (from ``adc_seed``'s stream, seeds >= ``TRAIN_SEED_BASE``).
-    ``seed`` drives the batch order, the crossbar chips and the noise.
+    ``adc_seed`` for every batch. Distribution-aware: ``instances`` new training
+    instances per batch (from ``adc_seed``'s stream, seeds >= ``TRAIN_SEED_BASE``),
+    each converting its share of the batch's images. ``column_dropout``: see
+    :class:`AwareTile`. ``seed`` drives the batch order, the crossbar chips, the
+    noise and the dropout masks.
     """
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     aware = net.clone()
-    sampler = InstanceSampler(aware, level, active_steps, adc_seed, distribution)
-    tile = AwareTile(aware, sampler, xcfg, seed)
+    sampler = InstanceSampler(aware, level, active_steps, adc_seed, distribution, instances)
+    tile = AwareTile(aware, sampler, xcfg, seed, column_dropout)
     fit(aware, x, y, epochs=epochs, lr=lr, seed=seed, tile_fn=tile, on_batch=sampler.next)
     return aware
 
