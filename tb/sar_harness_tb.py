@@ -37,6 +37,7 @@ from model.analog.integer_frontend import IntegerFrontEnd
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import SARConfig, decision_masks, sar_convert
 from tb.bench import CLOCK_NS, Bench, WordReader, harness_clock, report, settings
+from tb.closed_loop_start import front_end_inputs, load_and_go, load_stimulus_and_front_end
 from tb.harness import CORE, MASK64
 from tb.pauses import PATTERNS
 from tb.payload import Codec, port_shape
@@ -160,37 +161,19 @@ async def bulk(dut, pair: tuple[str, str]):
     m = min(stim_n, conversions)  # the first pass, where the ties were placed
     _, first_pass = sar_convert(cfg, fe, analog[:m], steps[:m], first_index=first_index)
     ties = count_ties(cfg, fe, analog[:m], steps[:m], first_pass, first_index)
-    conv_codec = Codec(fmt.conversion)
-    held = fe.held_input(analog)
-    for n in range(stim_n):
-        core.stim[n].value = conv_codec.pack(x=held[n], active_steps=int(steps[n]))
-    col_codec = Codec(fmt.column)
-    for c in range(cfg.columns):
-        core.fe_mem[c].value = col_codec.pack(
-            weights=fe.weights[c], offset=int(fe.offset[c]) + fmt.offset_bias
-        )
-    noise_bias, rhs_bias = fmt.biases(fe.noise_scale)
-    for name, value in (
-        ("conversions", conversions),
-        ("stim_conversions", stim_n),
-        ("seed", seed),
-        ("idle_pattern", PATTERNS.index(idle)),
-        ("bp_pattern", PATTERNS.index(backpressure)),
-        ("noise_seed", fe.seed & 0xFFFFFFFF),
-        ("first_index", first_index),
-        ("noise_scale", fe.noise_scale),
-        ("noise_bias", noise_bias),
-        ("rhs_bias", rhs_bias),
-    ):
-        getattr(dut, name).value = value
-    dut.load.value = 1
-    await bench.falling
-    dut.load.value = 0
-    await bench.falling  # the harness registers its inputs: load acts a cycle later
-    if dut.fe_ready.value != 1:
-        await RisingEdge(dut.fe_ready)
-    await bench.falling
-    dut.go.value = 1
+    load_stimulus_and_front_end(core, fmt, fe, analog, steps)
+    await load_and_go(
+        dut,
+        bench,
+        {
+            "conversions": conversions,
+            "stim_conversions": stim_n,
+            "seed": seed,
+            "idle_pattern": PATTERNS.index(idle),
+            "bp_pattern": PATTERNS.index(backpressure),
+            **front_end_inputs(fmt, fe, first_index),
+        },
+    )
 
     out_codec = Codec(port_shape(harness.dut, "o", "payload"))
     # A chunk takes (steps + 2) cycles per conversion at full rate; pauses at most

@@ -33,6 +33,7 @@ from model.golden.nmpu import NMPUConfig
 from model.golden.sar import SARConfig, decision_masks
 from model.golden.tile import TileConfig, tile
 from tb.bench import Bench, WordReader, harness_clock, report, settings
+from tb.closed_loop_start import front_end_inputs, load_and_go, load_stimulus_and_front_end
 from tb.harness import CORE, MASK64, WriteReplay
 from tb.params import ParamWriter
 from tb.pauses import PATTERNS
@@ -119,44 +120,26 @@ async def bulk(dut, pair: tuple[str, str]):
         steps = rng.integers(1, sar.steps + 1, stim_n)
     else:
         steps = np.full(stim_n, sar.steps)
-    conv_codec = Codec(fmt.conversion)
-    held = fe.held_input(analog)
-    for n in range(stim_n):
-        core.stim[n].value = conv_codec.pack(x=held[n], active_steps=int(steps[n]))
-    col_codec = Codec(fmt.column)
-    for c in range(cfg.columns):
-        core.fe_mem[c].value = col_codec.pack(
-            weights=fe.weights[c], offset=int(fe.offset[c]) + fmt.offset_bias
-        )
+    load_stimulus_and_front_end(core, fmt, fe, analog, steps)
     initial = random_params(nm, rng)
     await ParamWriter(bench, nm).load(initial)
     replay = WriteReplay(nm, initial, seed)
 
     vectors = int(s["vectors"])
     first_index = int(rng.integers(0, 1 << 31))
-    noise_bias, rhs_bias = fmt.biases(fe.noise_scale)
-    for name, value in (
-        ("vectors", vectors),
-        ("stim_conversions", stim_n),
-        ("seed", seed),
-        ("idle_pattern", PATTERNS.index(idle)),
-        ("bp_pattern", PATTERNS.index(backpressure)),
-        ("write_rate", int(s["write_rate"])),
-        ("noise_seed", fe.seed & 0xFFFFFFFF),
-        ("first_index", first_index),
-        ("noise_scale", fe.noise_scale),
-        ("noise_bias", noise_bias),
-        ("rhs_bias", rhs_bias),
-    ):
-        getattr(dut, name).value = value
-    dut.load.value = 1
-    await bench.falling
-    dut.load.value = 0
-    await bench.falling  # the harness registers its inputs: load acts a cycle later
-    if dut.fe_ready.value != 1:
-        await RisingEdge(dut.fe_ready)
-    await bench.falling
-    dut.go.value = 1
+    await load_and_go(
+        dut,
+        bench,
+        {
+            "vectors": vectors,
+            "stim_conversions": stim_n,
+            "seed": seed,
+            "idle_pattern": PATTERNS.index(idle),
+            "bp_pattern": PATTERNS.index(backpressure),
+            "write_rate": int(s["write_rate"]),
+            **front_end_inputs(fmt, fe, first_index),
+        },
+    )
 
     out_codec = Codec(port_shape(harness.dut, "o", "payload"))
     adc_codec = Codec(port_shape(harness.dut, "adc_payload"))
