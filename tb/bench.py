@@ -64,6 +64,17 @@ class WordReader:
         return out
 
 
+async def next_chunk(dut, bench: Bench) -> None:
+    """Pulse a harness's ``resume`` (start recording the next chunk) and let it act.
+
+    Harnesses register their inputs, so ``resume`` clears the chunk a cycle later.
+    """
+    dut.resume.value = 1
+    await bench.falling
+    dut.resume.value = 0
+    await bench.falling
+
+
 def harness_clock() -> str:
     """The clock implementation for a harness bench on this simulator.
 

@@ -23,7 +23,7 @@ import numpy as np
 from cocotb.triggers import RisingEdge
 
 from model.golden.nmpu import NMPUConfig, nmpu
-from tb.bench import Bench, WordReader, harness_clock, report, settings
+from tb.bench import Bench, WordReader, harness_clock, next_chunk, report, settings
 from tb.harness import CORE, MASK64, NMPUHarness, WriteReplay
 from tb.params import ParamWriter
 from tb.pauses import PATTERNS
@@ -109,10 +109,7 @@ async def bulk(dut, pair: tuple[str, str]):
             )
         checked += n
         first_vector += nv
-        dut.resume.value = 1
-        await bench.falling
-        dut.resume.value = 0
-        await bench.falling  # the harness registers its inputs: resume acts a cycle later
+        await next_chunk(dut, bench)
         py_seconds += time.perf_counter() - t_read
     seconds = time.perf_counter() - t0
     for e in errors:

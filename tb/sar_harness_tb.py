@@ -36,7 +36,7 @@ from cocotb.triggers import RisingEdge, with_timeout
 from model.analog.integer_frontend import IntegerFrontEnd
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import SARConfig, decision_masks, sar_convert
-from tb.bench import CLOCK_NS, Bench, WordReader, harness_clock, report, settings
+from tb.bench import CLOCK_NS, Bench, WordReader, harness_clock, next_chunk, report, settings
 from tb.closed_loop_start import front_end_inputs, load_and_go, load_stimulus_and_front_end
 from tb.harness import CORE, MASK64
 from tb.pauses import PATTERNS
@@ -204,10 +204,7 @@ async def bulk(dut, pair: tuple[str, str]):
             errors.append(f"conversion {conv} column {c} stage {message}")
         full_rate_cycles += int(periods[steps[slots]].sum())
         first += n
-        dut.resume.value = 1
-        await bench.falling
-        dut.resume.value = 0
-        await bench.falling  # the harness registers its inputs: resume acts a cycle later
+        await next_chunk(dut, bench)
     seconds = time.perf_counter() - t0
     for e in errors:
         dut._log.error("mismatch: %s", e)

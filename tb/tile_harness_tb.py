@@ -32,7 +32,7 @@ from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.nmpu import NMPUConfig
 from model.golden.sar import SARConfig, decision_masks
 from model.golden.tile import TileConfig, tile
-from tb.bench import Bench, WordReader, harness_clock, report, settings
+from tb.bench import Bench, WordReader, harness_clock, next_chunk, report, settings
 from tb.closed_loop_start import front_end_inputs, load_and_go, load_stimulus_and_front_end
 from tb.harness import CORE, MASK64, WriteReplay
 from tb.params import ParamWriter
@@ -186,10 +186,7 @@ async def bulk(dut, pair: tuple[str, str]):
             errors.append(f"vector {v} column {c} stage {stage}: expected {e}, got {g}")
         checked += n
         first_vector += nv
-        dut.resume.value = 1
-        await bench.falling
-        dut.resume.value = 0
-        await bench.falling  # the harness registers its inputs: resume acts a cycle later
+        await next_chunk(dut, bench)
     seconds = time.perf_counter() - t0
     for e in errors:
         dut._log.error("mismatch: %s", e)
