@@ -229,3 +229,50 @@ class IntegerComparator(wiring.Component):
             bits.append(x_q[c] + col.offset + noise >= level + self.rhs_bias)
         m.d.comb += self.cmp.eq(Cat(*bits))
         return m
+
+
+def add_closed_loop(m, *, dut, comparator, stim, fe_mem, ports, count, total, room, pause):
+    """Close ``dut``'s SAR loop through ``comparator``, fed from the ``stim`` memory.
+
+    Wires ``fe_mem`` (per-column weights and offsets) and the noise inputs to
+    the comparator (copied on ``ports.load``), and starts one conversion per
+    accepted start: while ``go``, the comparator is ready, ``count`` (reset on
+    ``load``, one per accepted start) is below ``total``, there is ``room`` for
+    the results and ``pause`` is low. Each conversion takes the next slot of
+    ``stim`` (``stim_conversions`` used, replayed in a loop), read synchronously
+    so no path leads from the VPI-written memory into the DUT's logic but
+    through a register; the comparator holds its inputs and noise key
+    (``first_index + count``) at the accepting edge. ``dut`` has ``start``,
+    ``busy``, ``active_steps``, ``dac`` and ``cmp`` (``hw.sar.SAR``,
+    ``hw.tile.TilePeriphery``); ``ports`` are the harness's registered inputs.
+    """
+    fe_rd = fe_mem.read_port(domain="comb")
+    m.d.comb += [
+        fe_rd.addr.eq(comparator.fe_addr),
+        comparator.fe_data.eq(fe_rd.data),
+        comparator.load.eq(ports.load),
+    ]
+    for name in ("noise_seed", "noise_scale", "noise_bias", "rhs_bias"):
+        m.d.comb += getattr(comparator, name).eq(getattr(ports, name))
+
+    slot = Signal(16)  # stimulus slot of the next conversion
+    slot_next = Signal(16)
+    rd = stim.read_port()  # holds the slot the next accepted start converts
+    start, accept = Signal(), Signal()  # accept: the SAR takes the start at this edge
+    m.d.comb += [
+        slot_next.eq(Mux(slot + 1 == ports.stim_conversions, 0, slot + 1)),
+        start.eq(ports.go & ~ports.load & comparator.ready & (count < total) & room & ~pause),
+        accept.eq(start & ~dut.busy),
+        rd.addr.eq(Mux(ports.load, 0, Mux(accept, slot_next, slot))),
+        dut.start.eq(start),
+        dut.active_steps.eq(rd.data.active_steps),
+        comparator.sample.eq(accept),  # holds x and the noise key
+        comparator.x.eq(rd.data.x),
+        comparator.index.eq(ports.first_index + count),
+        comparator.dac.eq(dut.dac),
+        dut.cmp.eq(comparator.cmp),
+    ]
+    with m.If(ports.load):
+        m.d.sync += [count.eq(0), slot.eq(0)]
+    with m.Elif(accept):
+        m.d.sync += [count.eq(count + 1), slot.eq(slot_next)]

@@ -23,7 +23,7 @@ reads back and scores codes and decisions against
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Const, Module
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -31,7 +31,7 @@ from hw.sar import SAR
 from model.analog.integer_frontend import NOISE_SHIFT
 from model.golden.sar import SARConfig
 from tb.harness import _Pauses, add_recorder, register_inputs, vpi_public, with_registered_reset
-from tb.integer_comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator
+from tb.integer_comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator, add_closed_loop
 
 
 def _check_depth(name: str, value) -> int:
@@ -136,53 +136,14 @@ class SARHarness(wiring.Component):
         for gen, pattern in ((idle, ports.idle_pattern), (bp, ports.bp_pattern)):
             m.d.comb += [gen.seed.eq(ports.seed), gen.load.eq(ports.load), gen.pattern.eq(pattern)]
 
-        # ------------------------------- front-end parameters: fe_mem -> comparator
-        fe_rd = fe_mem.read_port(domain="comb")
-        m.d.comb += [
-            fe_rd.addr.eq(comparator.fe_addr),
-            comparator.fe_data.eq(fe_rd.data),
-            comparator.load.eq(ports.load),
-            self.fe_ready.eq(comparator.ready),
-        ]
-        for name in ("noise_seed", "noise_scale", "noise_bias", "rhs_bias"):
-            m.d.comb += getattr(comparator, name).eq(getattr(ports, name))
-
-        # ------------------------------------ source: one conversion per accepted start
-        slot = Signal(16)  # stimulus slot of the next conversion
-        slot_next = Signal(16)
-        m.d.comb += slot_next.eq(Mux(slot + 1 == ports.stim_conversions, 0, slot + 1))
-        # A synchronous read of the slot the next cycle presents: no path from the
-        # (VPI-written) memory into the DUT's logic but through this register.
-        rd = stim.read_port()
-        start, accept = Signal(), Signal()  # accept: the SAR takes the start at this edge
-        m.d.comb += [
-            # No start while out_mem is full: the SAR holds its result (o.ready is low)
-            # and stays busy, so it could not take one anyway.
-            start.eq(
-                ports.go
-                & ~ports.load
-                & self.fe_ready
-                & (self.started < ports.conversions)
-                & ~idle.pause
-            ),
-            accept.eq(start & ~dut.busy),
-            rd.addr.eq(Mux(ports.load, 0, Mux(accept, slot_next, slot))),
-            dut.start.eq(start),
-            dut.active_steps.eq(rd.data.active_steps),
-        ]
-        with m.If(ports.load):
-            m.d.sync += [self.started.eq(0), slot.eq(0)]
-        with m.Elif(accept):
-            m.d.sync += [self.started.eq(self.started + 1), slot.eq(slot_next)]
-
-        # ------------------- integer comparator: cmp = X + O + noise >= D(dac), same clock
-        m.d.comb += [
-            comparator.sample.eq(accept),  # holds x and the noise key
-            comparator.x.eq(rd.data.x),
-            comparator.index.eq(ports.first_index + self.started),
-            comparator.dac.eq(dut.dac),
-            dut.cmp.eq(comparator.cmp),
-        ]
+        # ------------- closed loop: stimulus -> SAR <-> integer comparator (same clock)
+        # No start while out_mem is full: the SAR holds its result (o.ready is low)
+        # and stays busy, so it could not take one anyway.
+        m.d.comb += self.fe_ready.eq(comparator.ready)
+        add_closed_loop(
+            m, dut=dut, comparator=comparator, stim=stim, fe_mem=fe_mem, ports=ports,
+            count=self.started, total=ports.conversions, room=Const(1), pause=idle.pause,
+        )  # fmt: skip
 
         # --------------------------------------- sink: dut.o -> out_mem, done
         add_recorder(

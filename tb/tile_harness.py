@@ -27,7 +27,7 @@ reads back and scores against ``model.golden.tile.tile`` with the same
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -43,7 +43,7 @@ from tb.harness import (
     vpi_public,
     with_registered_reset,
 )
-from tb.integer_comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator
+from tb.integer_comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator, add_closed_loop
 
 
 class TileHarness(wiring.Component):
@@ -151,50 +151,16 @@ class TileHarness(wiring.Component):
         for gen, pattern in ((idle, ports.idle_pattern), (bp, ports.bp_pattern)):
             m.d.comb += [gen.seed.eq(ports.seed), gen.load.eq(ports.load), gen.pattern.eq(pattern)]
 
-        # ------------------------------- front-end parameters: fe_mem -> comparator
+        # ------------- closed loop: stimulus -> SAR <-> integer comparator (same clock)
         m.submodules.comparator = comparator = self.comparator
-        fe_rd = fe_mem.read_port(domain="comb")
-        m.d.comb += [
-            fe_rd.addr.eq(comparator.fe_addr),
-            comparator.fe_data.eq(fe_rd.data),
-            comparator.load.eq(ports.load),
-            self.fe_ready.eq(comparator.ready),
-        ]
-        for name in ("noise_seed", "noise_scale", "noise_bias", "rhs_bias"):
-            m.d.comb += getattr(comparator, name).eq(getattr(ports, name))
-
-        # ------------------------------------ source: one conversion per accepted start
+        m.d.comb += self.fe_ready.eq(comparator.ready)
         total = Signal(32)
+        full = Signal()  # out_mem holds a whole chunk
         m.d.comb += total.eq(ports.vectors * cfg.phases)
-        slot = Signal(16)  # stimulus slot of the next conversion
-        slot_next = Mux(slot + 1 == ports.stim_conversions, 0, slot + 1)
-        # A synchronous read of the slot the next cycle presents: no path from the
-        # (VPI-written) memory into the DUT's logic but through this register.
-        rd = stim.read_port()
-        full = Signal()
-        start, accept = Signal(), Signal()  # accept: the SAR takes the start at this edge
-        m.d.comb += [
-            start.eq(ports.go & self.fe_ready & (self.conversions < total) & ~full & ~idle.pause),
-            accept.eq(start & ~dut.busy),
-        ]
-        m.d.comb += [
-            rd.addr.eq(Mux(ports.load, 0, Mux(accept, slot_next, slot))),
-            dut.start.eq(start),
-            dut.active_steps.eq(rd.data.active_steps),
-        ]
-        with m.If(ports.load):
-            m.d.sync += [self.conversions.eq(0), slot.eq(0)]
-        with m.Elif(accept):
-            m.d.sync += [self.conversions.eq(self.conversions + 1), slot.eq(slot_next)]
-
-        # ------------------- integer comparator: cmp = X + O + noise >= D(dac), same clock
-        m.d.comb += [
-            comparator.sample.eq(accept & ~ports.load),  # holds x and the noise key
-            comparator.x.eq(rd.data.x),
-            comparator.index.eq(ports.first_index + self.conversions),
-            comparator.dac.eq(dut.dac),
-            dut.cmp.eq(comparator.cmp),
-        ]
+        add_closed_loop(
+            m, dut=dut, comparator=comparator, stim=stim, fe_mem=fe_mem, ports=ports,
+            count=self.conversions, total=total, room=~full, pause=idle.pause,
+        )  # fmt: skip
 
         # ------------------------------------- parameter writer (random, or external)
         nmpu_i = dut.nmpu.i
