@@ -151,7 +151,9 @@ def run_cocotb(
     if sim == "verilator" and vpi_public is not None:
         config = build_dir / "public.vlt"
         lines = [f'{access} -module "{mod}" -var "{var}"' for access, mod, var in vpi_public]
-        config.write_text("`verilator_config\n" + "\n".join(lines) + "\n")
+        text = "`verilator_config\n" + "\n".join(lines) + "\n"
+        if not config.exists() or config.read_text() != text:  # unchanged: no rebuild
+            config.write_text(text)
         sources = [config, *sources]
     # Rebuild when the waves setting changed since the last build in this folder.
     stamp = build_dir / "waves.setting"
