@@ -206,7 +206,8 @@ def add_param_writer(m, cfg: NMPUConfig, *, go, active, seed, load, write_rate, 
     While ``go``: in a cycle where ``active`` and the timing LFSR falls below
     ``write_rate / 256``, writes the (field, column, value) the xorshift64
     writer state encodes (:func:`write_fields`), then steps the state. While
-    ``go`` is low, ``external`` (an ``In(ParamPortSignature)``) drives ``port``.
+    ``go`` is low, ``external`` (``we``, ``addr``, ``data``: the registered copy of an
+    ``In(ParamPortSignature)``) drives ``port``.
     ``load`` seeds both LFSRs from ``seed``. Returns the count of writes issued
     (a write issued in a cycle lands at the edge ending it).
     """
