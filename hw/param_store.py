@@ -161,14 +161,20 @@ class ParamBanks(wiring.Component):
             # Read: this beat's row; per lane the slot in force.
             rp = mem.read_port(domain="comb")
             m.d.comb += rp.addr.eq(self.beat)
-            beat_sel = sel.word_select(self.beat, lanes) if beats > 1 else sel
-            beat_pend = pend.word_select(self.beat, lanes) if beats > 1 else pend
+            # Signals, not expressions: an expression is emitted (and simulated) once
+            # per use, here 2 x lanes wide shifts per field on every beat.
+            beat_sel = Signal(lanes, name=f"{f}_beat_sel")
+            beat_pend = Signal(lanes, name=f"{f}_beat_pend")
+            use_1 = Signal(lanes, name=f"{f}_slot")  # per lane: read slot 1
+            m.d.comb += [
+                beat_sel.eq(sel.word_select(self.beat, lanes) if beats > 1 else sel),
+                beat_pend.eq(pend.word_select(self.beat, lanes) if beats > 1 else pend),
+                use_1.eq(beat_sel ^ Mux(self.vec_start, 0, beat_pend)),
+            ]
             lanes_out = []
             for j in range(lanes):
-                use_1 = Signal(name=f"{f}_slot{j}")
-                m.d.comb += use_1.eq(beat_sel[j] ^ (beat_pend[j] & ~self.vec_start))
                 slot0 = rp.data[j * w : (j + 1) * w]
                 slot1 = rp.data[(lanes + j) * w : (lanes + j + 1) * w]
-                lanes_out.append(Mux(use_1, slot1, slot0))
+                lanes_out.append(Mux(use_1[j], slot1, slot0))
             m.d.comb += self.lanes_of(f).eq(Cat(*lanes_out))
         return m

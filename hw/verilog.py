@@ -55,9 +55,13 @@ def write_verilog(component: wiring.Component, name: str, path) -> Path:
 
     An unchanged file is left alone, so its mtime does not trigger a rebuild.
     """
+    return write_if_changed(path, to_verilog(component, name))
+
+
+def write_if_changed(path, text: str) -> Path:
+    """Write ``text`` to ``path`` unless it already holds it (keeps the mtime); returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = to_verilog(component, name)
     if not path.exists() or path.read_text() != text:
         path.write_text(text)
     return path

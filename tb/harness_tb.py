@@ -2,7 +2,8 @@
 
 Python touches the simulation once per chunk, not once per clock: it loads
 the stimulus memory and the initial parameters, starts the run, and for
-every chunk waits for ``done``, reads ``out_mem`` and ``vec_log`` back, and
+every chunk waits for ``done``, reads ``out_mem`` and ``vec_log`` back (as
+files the simulator writes, ``tb.bench.MemoryDump``), and
 scores them with the golden model in numpy (``nmpu`` with the parameters
 each vector saw, replayed by ``WriteReplay``). Mismatches are reported by
 vector, column and stage (the model's intermediate of that element).
@@ -20,10 +21,19 @@ import time
 
 import cocotb
 import numpy as np
+from amaranth.hdl import unsigned
 from cocotb.triggers import RisingEdge
 
 from model.golden.nmpu import NMPUConfig, nmpu
-from tb.bench import Bench, WordReader, harness_clock, next_chunk, report, settings
+from tb.bench import (
+    Bench,
+    MemoryDump,
+    harness_clock,
+    mismatch_indices,
+    next_chunk,
+    report,
+    settings,
+)
 from tb.harness import CORE, MASK64, NMPUHarness, WriteReplay
 from tb.params import ParamWriter
 from tb.pauses import PATTERNS
@@ -48,7 +58,6 @@ async def bulk(dut, pair: tuple[str, str]):
     rng = np.random.default_rng(seed)
     bench = Bench(dut, inputs=("go", "load", "resume", "params__we"), clock=harness_clock())
     core = getattr(dut, CORE)  # the harness's memories live here
-    out_mem, vec_log = WordReader(core.out_mem), WordReader(core.vec_log)
     await bench.reset()  # clears the harness's counters; the memories are reloaded below
 
     # Load: stimulus memory, initial parameters (through the external port).
@@ -76,8 +85,10 @@ async def bulk(dut, pair: tuple[str, str]):
     dut.go.value = 1
 
     out_codec = Codec(port_shape(harness.dut, "o", "payload"))
+    dump = MemoryDump(bench, {"out_mem": out_codec.width, "vec_log": 32})
     log_mask = harness.log_depth - 1
     first_vector, mismatches, checked, errors = 0, 0, 0, []
+    dump_seconds = 0.0  # of check_seconds: the simulator writing the memories
     t0, c0, sim_seconds, py_seconds = time.perf_counter(), bench.cycle, 0.0, 0.0
     while first_vector < vectors:
         t_wait = time.perf_counter()
@@ -88,17 +99,18 @@ async def bulk(dut, pair: tuple[str, str]):
         sim_seconds += t_read - t_wait
         n = int(dut.out_count.value)
         assert n % cfg.beats == 0, f"chunk of {n} beats is not whole vectors"
-        out = out_codec.unpack_many(out_mem.read(range(n)))
+        t_dump = time.perf_counter()
+        mems = await dump()
+        dump_seconds += time.perf_counter() - t_dump
+        out = out_codec.unpack_bytes(mems["out_mem"][:n])
         nv = n // cfg.beats
         vids = np.arange(first_vector, first_vector + nv)
-        counts = vec_log.read([int(v) & log_mask for v in vids])
-        params = replay.for_vectors(counts)
-        want = nmpu(cfg, codes[vids % stim_vectors], **params)
+        counts = Codec(unsigned(32)).unpack_bytes(mems["vec_log"])[""][vids & log_mask]
+        want = replay.model(nmpu, codes[vids % stim_vectors], counts)
         got = out["data"].reshape(nv, cfg.columns)
         last = out["last"].reshape(nv, cfg.beats)
         want_last = np.arange(cfg.beats) == cfg.beats - 1
-        bad = np.argwhere(got != want)
-        bad_last = np.argwhere(last != want_last)
+        bad, bad_last = mismatch_indices(got, want), mismatch_indices(last, want_last)
         mismatches += len(bad) + len(bad_last)
         for v, b in bad_last[: max(0, 10 - len(errors))]:
             errors.append(f"vector {first_vector + v} beat {b}: last={last[v, b]}")
@@ -124,6 +136,7 @@ async def bulk(dut, pair: tuple[str, str]):
         "seconds": seconds,
         "sim_seconds": sim_seconds,
         "check_seconds": py_seconds,
+        "dump_seconds": dump_seconds,
         "mismatches": mismatches,
         "errors": errors,
     }

@@ -69,18 +69,51 @@ class Codec:
         """Many words at once: ``{field: array [len(words)] or [len(words), count]}``."""
         nbytes = (self.width + 7) // 8 or 1
         raw = b"".join(int(w).to_bytes(nbytes, "little") for w in words)
-        bits = np.unpackbits(np.frombuffer(raw, np.uint8), bitorder="little")
-        bits = bits.reshape(len(words), nbytes * 8)
+        return self.unpack_bytes(np.frombuffer(raw, np.uint8).reshape(len(words), nbytes))
+
+    def unpack_bytes(self, raw: np.ndarray) -> dict:
+        """Words given as bytes [words, >= width / 8] (least significant first):
+        as :meth:`unpack_many`.
+
+        Each element is read as the 64-bit little-endian window starting at its
+        first byte, shifted and masked: a few numpy gathers per field, whatever
+        the word width (fields up to 57 bits; wider ones go bit by bit).
+        """
+        raw = np.asarray(raw, np.uint8)
+        n = len(raw)
+        padded = np.zeros((n, raw.shape[1] + 8), np.uint64)
+        padded[:, : raw.shape[1]] = raw
         out = {}
         for name, f in self.fields.items():
-            n = f.count or 1
-            chunk = bits[:, f.offset : f.offset + n * f.width].reshape(len(words), n, f.width)
-            chunk = chunk.astype(np.int64)
-            values = chunk @ (np.int64(1) << np.arange(f.width, dtype=np.int64))
-            if f.signed:
-                values = np.where(chunk[..., -1] == 1, values - (1 << f.width), values)
+            count = f.count or 1
+            start = f.offset + f.width * np.arange(count)
+            if f.offset % 8 == 0 and f.width in (8, 16, 32):  # whole bytes: a view
+                nbytes = f.width // 8
+                chunk = np.ascontiguousarray(raw[:, f.offset // 8 :][:, : count * nbytes])
+                values = chunk.view(f"<{'i' if f.signed else 'u'}{nbytes}").astype(np.int64)
+            elif f.width > 57:
+                values = self._unpack_wide(raw, start, f.width, f.signed)
+            else:
+                first, shift = start // 8, (start % 8).astype(np.uint64)
+                window = np.zeros((n, count), np.uint64)
+                for k in range(-(-(f.width + 7) // 8)):  # bytes an element can touch
+                    window |= padded[:, first + k] << np.uint64(8 * k)
+                values = ((window >> shift) & np.uint64((1 << f.width) - 1)).astype(np.int64)
+                if f.signed:
+                    values -= (values >> (f.width - 1)) << f.width
             out[name] = values if f.count is not None else values[:, 0]
         return out
+
+    @staticmethod
+    def _unpack_wide(raw: np.ndarray, start, width: int, signed: bool) -> np.ndarray:
+        """Elements too wide for int64 arithmetic, as Python ints (an object array)."""
+        bits = np.unpackbits(raw, axis=1, bitorder="little")
+        values = np.array(
+            [[_from_bits(row[s : s + width]) for s in start] for row in bits], dtype=object
+        ).reshape(len(raw), len(start))
+        if signed:
+            values = np.where(values >> (width - 1), values - (1 << width), values)
+        return values
 
     def unpack_array(self, word: int) -> np.ndarray:
         """The elements of a plain ``ArrayLayout`` word."""

@@ -1,9 +1,10 @@
 """Build a component's Verilog and run its cocotb bench: the one entry point of pytest,
 ``make sim`` and ``make bench``.
 
-``run_bench`` writes the component with ``hw.verilog.write_verilog`` (the same
-writer as ``make rtl``), passes ``settings`` to the bench as ``$TB_SETTINGS``,
-and returns the run result with the figures each cocotb test reported.
+``run_bench`` writes the component with ``hw.verilog.to_verilog`` (the same
+writer as ``make rtl``; a harness gets its bench-only memory dump added),
+passes ``settings`` to the bench as ``$TB_SETTINGS``, and returns the run
+result with the figures each cocotb test reported.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 from amaranth.lib import wiring
 
-from hw.verilog import write_verilog
+from hw.verilog import to_verilog, write_if_changed
 from tb.bench import SETTINGS_ENV
+from tb.harness import add_memory_dump
 from tb.runner import RunResult, run_cocotb
 
 #: Bench name -> (Verilog top-level name, cocotb test module).
@@ -45,7 +47,10 @@ def run_bench(
     """
     toplevel, module = BENCHES[bench]
     build_dir = Path(build_dir)
-    verilog = write_verilog(component, toplevel, build_dir / f"{toplevel}.v")
+    text = to_verilog(component, toplevel)
+    if getattr(component, "dumped", ()):  # a harness: the memories its bench reads back
+        text = add_memory_dump(text, toplevel, component.dumped)
+    verilog = write_if_changed(build_dir / f"{toplevel}.v", text)
     summary = (build_dir / "summary.jsonl").resolve()
     summary.unlink(missing_ok=True)
     result = run_cocotb(

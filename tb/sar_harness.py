@@ -55,9 +55,10 @@ class SARHarness(wiring.Component):
 
     Members
     -------
-    go, load, resume : In(1)
+    go, load, resume, dump : In(1)
         Run; load the seeds, clear the counters and copy ``fe_mem`` into the
-        comparator (``fe_ready`` rises when done); start the next chunk.
+        comparator (``fe_ready`` rises when done); start the next chunk; bench only: write the
+        memories in :attr:`dumped` to files (:func:`tb.harness.add_memory_dump`).
     conversions : In(32)
         Conversions to run in total.
     stim_conversions : In(16)
@@ -95,6 +96,7 @@ class SARHarness(wiring.Component):
                 "go": In(1),
                 "load": In(1),
                 "resume": In(1),
+                "dump": In(1),
                 "conversions": In(32),
                 "stim_conversions": In(16),
                 "seed": In(64),
@@ -113,8 +115,14 @@ class SARHarness(wiring.Component):
             }
         )
 
+    @property
+    def dumped(self) -> dict[str, int]:
+        """Memories the bench reads back (name: depth; as files,
+        :func:`tb.harness.add_memory_dump`)."""
+        return {"out_mem": self.out_depth}
+
     def vpi_public(self, toplevel: str) -> list[tuple[str, str, str]]:
-        return vpi_public(toplevel, self, written=("stim", "fe_mem"), read=("out_mem",))
+        return vpi_public(toplevel, self, written=("stim", "fe_mem"))
 
     def elaborate(self, platform):
         fmt = self.format

@@ -36,7 +36,15 @@ from cocotb.triggers import RisingEdge, with_timeout
 from model.analog.integer_frontend import IntegerFrontEnd
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import SARConfig, decision_masks, sar_convert
-from tb.bench import CLOCK_NS, Bench, WordReader, harness_clock, next_chunk, report, settings
+from tb.bench import (
+    CLOCK_NS,
+    Bench,
+    MemoryDump,
+    harness_clock,
+    next_chunk,
+    report,
+    settings,
+)
 from tb.closed_loop_start import front_end_inputs, load_and_go, load_stimulus_and_front_end
 from tb.harness import CORE, MASK64
 from tb.pauses import PATTERNS
@@ -150,7 +158,6 @@ async def bulk(dut, pair: tuple[str, str]):
     )
     bench = Bench(dut, inputs=("go", "load", "resume"), clock=harness_clock())
     core = getattr(dut, CORE)  # the harness's memories live here
-    out_mem = WordReader(core.out_mem)
     await bench.reset()
 
     # Load: analog stimulus, front end. The noise keys cross 2**32 mid-run.
@@ -176,6 +183,7 @@ async def bulk(dut, pair: tuple[str, str]):
     )
 
     out_codec = Codec(port_shape(harness.dut, "o", "payload"))
+    dump = MemoryDump(bench, {"out_mem": out_codec.width})
     # A chunk takes (steps + 2) cycles per conversion at full rate; pauses at most
     # triple that (bursty: up to 8 paused cycles per 1 active). Generous bound, no hang.
     chunk_ns = harness.out_depth * (cfg.steps + 2) * 40 * CLOCK_NS
@@ -191,7 +199,7 @@ async def bulk(dut, pair: tuple[str, str]):
         sim_seconds += time.perf_counter() - t_wait
         n = int(dut.out_count.value)
         assert n > 0, f"done with an empty chunk after {first} conversions"
-        out = out_codec.unpack_many(out_mem.read(range(n)))
+        out = out_codec.unpack_bytes((await dump())["out_mem"][:n])
         slots = np.arange(first, first + n) % stim_n
         codes, decisions = sar_convert(
             cfg, fe, analog[slots], steps[slots], first_index=first_index + first

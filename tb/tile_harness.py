@@ -61,9 +61,10 @@ class TileHarness(wiring.Component):
 
     Members
     -------
-    go, load, resume : In(1)
+    go, load, resume, dump : In(1)
         Run; load the seeds and copy ``fe_mem`` into the comparator (``fe_ready``
-        rises when done); start the next chunk.
+        rises when done); start the next chunk; bench only: write the
+        memories in :attr:`dumped` to files (:func:`tb.harness.add_memory_dump`).
     vectors, stim_conversions : In(32), In(16)
     seed : In(64)
         Seeds the idle / backpressure generators and the parameter writer.
@@ -100,6 +101,7 @@ class TileHarness(wiring.Component):
                 "go": In(1),
                 "load": In(1),
                 "resume": In(1),
+                "dump": In(1),
                 "vectors": In(32),
                 "stim_conversions": In(16),
                 "seed": In(64),
@@ -124,10 +126,14 @@ class TileHarness(wiring.Component):
             }
         )
 
+    @property
+    def dumped(self) -> dict[str, int]:
+        """Memories the bench reads back (name: depth; as files,
+        :func:`tb.harness.add_memory_dump`)."""
+        return {"out_mem": self.out_depth, "adc_mem": self.adc_depth, "vec_log": self.log_depth}
+
     def vpi_public(self, toplevel: str) -> list[tuple[str, str, str]]:
-        return vpi_public(
-            toplevel, self, written=("stim", "fe_mem"), read=("out_mem", "adc_mem", "vec_log")
-        )
+        return vpi_public(toplevel, self, written=("stim", "fe_mem"))
 
     def elaborate(self, platform):
         cfg, fmt = self.config, self.format

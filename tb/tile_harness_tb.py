@@ -25,6 +25,7 @@ import time
 
 import cocotb
 import numpy as np
+from amaranth.hdl import unsigned
 from cocotb.triggers import RisingEdge
 
 from model.analog.integer_frontend import IntegerFrontEnd
@@ -32,7 +33,7 @@ from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.nmpu import NMPUConfig
 from model.golden.sar import SARConfig, decision_masks
 from model.golden.tile import TileConfig, tile
-from tb.bench import Bench, WordReader, harness_clock, next_chunk, report, settings
+from tb.bench import Bench, MemoryDump, harness_clock, next_chunk, report, settings
 from tb.closed_loop_start import front_end_inputs, load_and_go, load_stimulus_and_front_end
 from tb.harness import CORE, MASK64, WriteReplay
 from tb.params import ParamWriter
@@ -106,8 +107,6 @@ async def bulk(dut, pair: tuple[str, str]):
     )
     bench = Bench(dut, inputs=("go", "load", "resume", "params__we"), clock=harness_clock())
     core = getattr(dut, CORE)  # the harness's memories live here
-    out_mem, adc_mem = WordReader(core.out_mem), WordReader(core.adc_mem)
-    vec_log = WordReader(core.vec_log)
     await bench.reset()
 
     # Load: analog stimulus (inputs beyond full scale included), front end, parameters.
@@ -143,6 +142,9 @@ async def bulk(dut, pair: tuple[str, str]):
 
     out_codec = Codec(port_shape(harness.dut, "o", "payload"))
     adc_codec = Codec(port_shape(harness.dut, "adc_payload"))
+    dump = MemoryDump(
+        bench, {"out_mem": out_codec.width, "adc_mem": adc_codec.width, "vec_log": 32}
+    )
     log_mask, adc_mask = harness.log_depth - 1, harness.adc_depth - 1
     P, beats = cfg.phases, nm.beats
     first_vector, checked, errors, mismatches = 0, 0, [], 0
@@ -161,10 +163,11 @@ async def bulk(dut, pair: tuple[str, str]):
         assert adc_total - convs[0] <= harness.adc_depth, (
             f"ADC ring overrun: {adc_total} conversions, chunk starts at {convs[0]}"
         )
-        out = out_codec.unpack_many(out_mem.read(range(n)))
-        adc = adc_codec.unpack_many(adc_mem.read([int(k) & adc_mask for k in convs]))
+        mems = await dump()
+        out = out_codec.unpack_bytes(mems["out_mem"][:n])
+        adc = adc_codec.unpack_bytes(mems["adc_mem"][convs & adc_mask])
         vids = np.arange(first_vector, first_vector + nv)
-        counts = vec_log.read([int(v) & log_mask for v in vids])
+        counts = Codec(unsigned(32)).unpack_bytes(mems["vec_log"])[""][vids & log_mask]
         params = replay.for_vectors(counts)
         slots = convs % stim_n
         want = tile(
