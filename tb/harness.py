@@ -112,11 +112,7 @@ class WriteReplay:
 
     def for_vectors(self, counts) -> dict:
         """The parameters [vectors, columns] each vector saw."""
-        out = {f: np.empty((len(counts), self.config.columns), np.int64) for f in self.current}
-        for vectors, params in self.segments(counts):
-            for f, value in params.items():
-                out[f][vectors] = value
-        return out
+        return self._per_vector(self.segments(counts), len(counts))
 
     def model(self, fn, x: np.ndarray, counts) -> np.ndarray:
         """``fn(config, x, **params)`` with the parameters each vector of ``x`` saw.
@@ -126,12 +122,15 @@ class WriteReplay:
         """
         segments = self.segments(counts)
         if len(segments) * 16 > len(x):
-            stacked = {f: np.empty((len(x), self.config.columns), np.int64) for f in self.current}
-            for vectors, params in segments:
-                for f, value in params.items():
-                    stacked[f][vectors] = value
-            return fn(self.config, x, **stacked)
+            return fn(self.config, x, **self._per_vector(segments, len(x)))
         return np.concatenate([fn(self.config, x[v], **p) for v, p in segments])
+
+    def _per_vector(self, segments, vectors: int) -> dict:
+        out = {f: np.empty((vectors, self.config.columns), np.int64) for f in self.current}
+        for run, params in segments:
+            for f, value in params.items():
+                out[f][run] = value
+        return out
 
 
 # Why harnesses register their inputs and their reset: Verilator re-evaluates

@@ -31,10 +31,11 @@ def _field_values(word: int, offset: int, width: int, count: int, is_signed: boo
 
 @st.composite
 def layouts(draw):
-    """Struct layouts of scalar and array fields, any widths (byte-aligned or not)."""
+    """Struct layouts of scalar and array fields, any widths (byte-aligned or not, narrow or
+    wider than int64)."""
     fields = {}
     for i in range(draw(st.integers(1, 4))):
-        width = draw(st.integers(1, 40))
+        width = draw(st.integers(1, 70))  # over 57 bits: the Python-integer path
         shape = signed(width) if draw(st.booleans()) else unsigned(width)
         count = draw(st.integers(1, 9))
         fields[f"f{i}"] = data.ArrayLayout(shape, count) if count > 1 else shape
