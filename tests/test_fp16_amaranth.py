@@ -18,9 +18,9 @@ from hw.fp16 import ops
 from hw.fp16.unit import FP16Unit
 from model.golden import fp16 as golden
 from model.golden.nmpu import NMPUConfig
-from tb.amaranth_sim import ParamWriter, simulate, stream_get, stream_put, wait_until, watch
-from tb.catalogue import NMPU_CONFIGS
-from tb.fp16_stimulus import (
+from tb.pysim.testbench import ParamWriter, simulate, stream_get, stream_put, wait_until, watch
+from tb.stimulus.catalogue import NMPU_CONFIGS
+from tb.stimulus.fp16 import (
     SPECIAL_PATTERNS,
     FP16PortView,
     extreme_fp16_params,
@@ -28,8 +28,8 @@ from tb.fp16_stimulus import (
     random_fp16_params,
     raw_params,
 )
-from tb.pauses import pauses
-from tb.stimulus import extreme_codes, input_beats, random_codes
+from tb.stimulus.nmpu import extreme_codes, input_beats, random_codes
+from tb.stimulus.pauses import pauses
 
 LANES = 64
 SHIFTS = (1, 4, 20)

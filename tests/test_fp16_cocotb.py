@@ -1,7 +1,7 @@
 """Slow tier: the FP16 unit's generated Verilog on Icarus and Verilator, scored by
 ``model.golden.fp16.fp16_unit``.
 
-The NMPU bench (``tb/nmpu_tb.py``) with ``unit="fp16"``: the same stream
+The NMPU bench (``tb/benches/nmpu.py``) with ``unit="fp16"``: the same stream
 source/sink, full-rate latency check, idle x backpressure crossed over
 {none, random, bursty} with and without random mid-stream parameter writes
 (raw binary16 patterns, infinities and NaNs included), and both parameter
@@ -17,9 +17,8 @@ import pytest
 
 from hw.fp16.unit import FP16Unit
 from model.golden.nmpu import NMPUConfig
-from tb.catalogue import NMPU_CONFIGS
-from tb.run import run_bench
-from tb.runner import SIMULATORS
+from tb.runner import SIMULATORS, run_bench
+from tb.stimulus.catalogue import NMPU_CONFIGS
 from tests.test_nmpu_cocotb import assert_every_test_clean
 
 #: FP16-specific entries beside the catalogue's (kept here: the catalogue is shared).

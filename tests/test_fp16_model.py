@@ -17,13 +17,13 @@ from apytypes import APyFloatArray
 
 from model.fp16 import NMPUConfig, fp16_add, fp16_from_int, fp16_mul, fp16_unit, to_int_rne
 from model.golden.fp16 import QNAN, fp16_ldexp, is_nan
-from tb.catalogue import NMPU_CONFIGS
-from tb.fp16_stimulus import (
+from tb.stimulus.catalogue import NMPU_CONFIGS
+from tb.stimulus.fp16 import (
     SPECIAL_PATTERNS,
     extreme_fp16_params,
     random_fp16_params,
 )
-from tb.stimulus import extreme_codes, random_codes
+from tb.stimulus.nmpu import extreme_codes, random_codes
 
 OPS = {"add": (fp16_add, np.add), "mul": (fp16_mul, np.multiply)}
 

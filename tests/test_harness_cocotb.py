@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
-from tb.catalogue import NMPU_CONFIGS
-from tb.harness import NMPUHarness
-from tb.pauses import PATTERNS
-from tb.run import run_bench
+from tb.harness.nmpu import NMPUHarness
+from tb.runner import run_bench
+from tb.stimulus.catalogue import NMPU_CONFIGS
+from tb.stimulus.pauses import PATTERNS
 
 #: (simulator, catalogue name) -> output beats to check (split over the 9 pattern pairs).
 RUNS = {

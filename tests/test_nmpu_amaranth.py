@@ -1,7 +1,7 @@
 """Fast tier: hw.nmpu.NMPU in Amaranth's simulator against the golden model ``nmpu()``.
 
 Every catalogue config small enough for the Python simulator, with idle
-cycles x backpressure crossed over ``tb.pauses.PATTERNS`` and random
+cycles x backpressure crossed over ``tb.stimulus.pauses.PATTERNS`` and random
 mid-stream parameter writes on or off; plus the error flags, the parameter
 write timing and the full-rate latency. The cocotb tier repeats the stream
 tests on the generated Verilog.
@@ -14,7 +14,7 @@ import pytest
 
 from hw.nmpu import NMPU
 from model.golden.nmpu import PARAM_FIELDS, NMPUConfig, nmpu
-from tb.amaranth_sim import (
+from tb.pysim.testbench import (
     ParamWriter,
     clocks,
     present_param_write,
@@ -25,15 +25,15 @@ from tb.amaranth_sim import (
     watch,
     write_params,
 )
-from tb.catalogue import NMPU_CONFIGS, SLOW
-from tb.pauses import PATTERNS, pauses
-from tb.stimulus import (
+from tb.stimulus.catalogue import NMPU_CONFIGS, SLOW
+from tb.stimulus.nmpu import (
     extreme_codes,
     extreme_params,
     input_beats,
     random_codes,
     random_params,
 )
+from tb.stimulus.pauses import PATTERNS, pauses
 
 CONFIGS = sorted(name for name in NMPU_CONFIGS if name not in SLOW)
 

@@ -1,6 +1,6 @@
 """Slow tier: the NMPU's generated Verilog on Icarus and Verilator, scored by the golden model.
 
-Each case runs every cocotb test of ``tb/nmpu_tb.py`` (full rate with the
+Each case runs every cocotb test of ``tb/benches/nmpu.py`` (full rate with the
 latency check; idle x backpressure crossed over {none, random, bursty}, each
 with and without parameter writes at random cycles; both saturation corners)
 on one configuration of the shared catalogue.
@@ -11,10 +11,9 @@ from __future__ import annotations
 import pytest
 
 from hw.nmpu import NMPU
-from tb.catalogue import NMPU_CONFIGS
-from tb.pauses import PATTERNS
-from tb.run import run_bench
-from tb.runner import SIMULATORS
+from tb.runner import SIMULATORS, run_bench
+from tb.stimulus.catalogue import NMPU_CONFIGS
+from tb.stimulus.pauses import PATTERNS
 
 #: Vectors per cocotb test (the paper configuration is 4x wider per vector).
 VECTORS = {"paper_default": 6}
@@ -22,7 +21,7 @@ DEFAULT_VECTORS = 12
 
 
 def assert_every_test_clean(cfg, result, figures) -> None:
-    """Every cocotb test of tb/nmpu_tb.py ran (the full idle x backpressure x writes cross
+    """Every cocotb test of tb/benches/nmpu.py ran (the full idle x backpressure x writes cross
     included) and checked every output value and ``last`` flag with no mismatch."""
     crossed = {
         f"traffic_{i}_{b}_{w}" for i in PATTERNS for b in PATTERNS for w in ("fixed", "writes")

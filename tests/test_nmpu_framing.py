@@ -17,10 +17,10 @@ from amaranth.hdl import ResetInserter, Signal
 from hw.nmpu import NMPU
 from model.golden.framing import Position, frame
 from model.golden.nmpu import nmpu
-from tb.amaranth_sim import clocks, simulate, stream_get, stream_put, write_params
-from tb.catalogue import NMPU_CONFIGS
-from tb.pauses import pauses
-from tb.stimulus import input_beats, random_codes, random_params
+from tb.pysim.testbench import clocks, simulate, stream_get, stream_put, write_params
+from tb.stimulus.catalogue import NMPU_CONFIGS
+from tb.stimulus.nmpu import input_beats, random_codes, random_params
+from tb.stimulus.pauses import pauses
 
 CONFIGS = ["lanes1_trunc", "lanes_eq_columns_half_even", "phases4_relu_clip", "bitsliced_4x2"]
 DAMAGE = (

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from model.golden.fixed import APYTYPES_NAME, ROUNDING_MODES, QFormat
 from model.nmpu import NMPUConfig, nmpu
-from tb.catalogue import NMPU_CONFIGS
-from tb.stimulus import extreme_codes, extreme_params, random_codes, random_params
+from tb.stimulus.catalogue import NMPU_CONFIGS
+from tb.stimulus.nmpu import extreme_codes, extreme_params, random_codes, random_params
 
 WIDE = 48  # integer bits for APyTypes intermediates: far beyond any value reached here
 

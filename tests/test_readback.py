@@ -14,10 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.golden.nmpu import NMPUConfig, nmpu
-from tb.bench import read_dump
-from tb.harness import CORE, WriteReplay, add_memory_dump
-from tb.payload import Codec
-from tb.stimulus import random_codes, random_params
+from tb.harness.common import CORE, add_memory_dump
+from tb.harness.write_replay import WriteReplay
+from tb.stimulus.nmpu import random_codes, random_params
+from tb.stream.bench import read_dump
+from tb.stream.payload import Codec
 
 
 def _field_values(word: int, offset: int, width: int, count: int, is_signed: bool) -> list:

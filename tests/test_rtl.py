@@ -14,8 +14,8 @@ import pytest
 
 from model.golden.nmpu import NMPUConfig
 from model.golden.sar import SARConfig
-from tb.catalogue import REDUNDANT_10
 from tb.runner import VERILATOR_WAIVERS, setup_verilator
+from tb.stimulus.catalogue import REDUNDANT_10
 from tools.rtl import main as rtl_main
 
 REPO = Path(__file__).resolve().parent.parent

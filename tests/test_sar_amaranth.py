@@ -1,6 +1,6 @@
 """Fast tier: hw.sar.SAR in Amaranth's simulator, in closed loop with the analog model.
 
-A background testbench plays the analog half (``tb.closed_loop``: ``dac`` in,
+A background testbench plays the analog half (``tb.stream.closed_loop``: ``dac`` in,
 ``cmp`` out), another starts conversions (idle gaps, spurious starts while
 busy), a sink takes results with backpressure; codes, raw decisions, the
 step sequence, ``busy`` and the published timing (``latency_at``,
@@ -15,10 +15,10 @@ import pytest
 from hw.sar import SAR
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import decision_masks, sar_convert
-from tb.amaranth_sim import drive_comparator, drive_starts, simulate, stream_get, watch
-from tb.catalogue import SAR_CASES, SLOW
-from tb.closed_loop import ClosedLoop
-from tb.pauses import PATTERNS, pauses
+from tb.pysim.testbench import drive_comparator, drive_starts, simulate, stream_get, watch
+from tb.stimulus.catalogue import SAR_CASES, SLOW
+from tb.stimulus.pauses import PATTERNS, pauses
+from tb.stream.closed_loop import ClosedLoop
 
 CASES = sorted(name for name in SAR_CASES if name not in SLOW)
 

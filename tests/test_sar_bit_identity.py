@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 import model.golden.sar as golden_sar
 from model.analog.sar_frontend import AnalogFrontEnd, counter_normal
 from model.golden.sar import SARConfig, sar_convert
-from tb.catalogue import REDUNDANT_10
+from tb.stimulus.catalogue import REDUNDANT_10
 
 # -- the reference: the model's definition, one plain pass per operation ------------------
 

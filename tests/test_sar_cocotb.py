@@ -1,6 +1,6 @@
 """SAR back end on the generated Verilog: cocotb closed loop on Icarus and Verilator.
 
-Each catalogue case runs every cocotb test of ``tb/sar_tb.py`` (full rate
+Each catalogue case runs every cocotb test of ``tb/benches/sar.py`` (full rate
 with the period check; idle x backpressure crossed, with spurious starts)
 with the case's analog front end. Every case cycles through all
 ``active_steps``. Lint and synthesis of ``sar.v`` are in tests/test_rtl.py.
@@ -11,10 +11,9 @@ from __future__ import annotations
 import pytest
 
 from hw.sar import SAR
-from tb.catalogue import SAR_CASES
-from tb.pauses import PATTERNS
-from tb.run import run_bench
-from tb.runner import SIMULATORS
+from tb.runner import SIMULATORS, run_bench
+from tb.stimulus.catalogue import SAR_CASES
+from tb.stimulus.pauses import PATTERNS
 
 CONVERSIONS = {"default256": 12}
 DEFAULT_CONVERSIONS = 24

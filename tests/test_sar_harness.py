@@ -1,9 +1,9 @@
 """The SAR bulk harness (DESIGN 10) and the RTL integer comparator it shares with the tile.
 
-``tb.integer_comparator.IntegerComparator`` is checked decision by decision
+``tb.harness.comparator.IntegerComparator`` is checked decision by decision
 against ``model.analog.integer_frontend.IntegerFrontEnd.compare`` in Amaranth's
 simulator (ties, inputs at both ends of the range, noise keys beyond 2**32).
-The SAR harness (``tb.sar_harness``) runs the closed loop in RTL with seeded
+The SAR harness (``tb.harness.sar``) runs the closed loop in RTL with seeded
 idle before each start and backpressure on the SAR's output stream, and is
 scored bit-exact (codes and decisions) against ``sar_convert`` on Icarus and
 Verilator over the 9 idle x backpressure pairs; a deliberately wrong
@@ -23,14 +23,13 @@ from amaranth.hdl import UnusedElaboratable
 from model.analog.integer_frontend import IntegerFrontEnd
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import SARConfig
-from tb.amaranth_sim import simulate
-from tb.catalogue import REDUNDANT_10
-from tb.integer_comparator import IntegerComparator
-from tb.pauses import PATTERNS
-from tb.payload import Codec
-from tb.run import run_bench
-from tb.runner import CocotbFailure
-from tb.sar_harness import SARHarness
+from tb.harness.comparator import IntegerComparator
+from tb.harness.sar import SARHarness
+from tb.pysim.testbench import simulate
+from tb.runner import CocotbFailure, run_bench
+from tb.stimulus.catalogue import REDUNDANT_10
+from tb.stimulus.pauses import PATTERNS
+from tb.stream.payload import Codec
 
 FRONT_END = {"mismatch": 0.03, "offset": 0.4, "noise": 0.3, "seed": 3}
 

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from hw.serializer import CodeSerializer
-from tb.amaranth_sim import simulate, stream_get, stream_put, watch
-from tb.catalogue import NMPU_CONFIGS, SLOW, TILE_CONFIGS
-from tb.pauses import PATTERNS, pauses
+from tb.pysim.testbench import simulate, stream_get, stream_put, watch
+from tb.stimulus.catalogue import NMPU_CONFIGS, SLOW, TILE_CONFIGS
+from tb.stimulus.pauses import PATTERNS, pauses
 
 
 def _shapes() -> dict[str, tuple[int, int, int, bool, int]]:

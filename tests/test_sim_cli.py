@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from model.flow import capture
-from tb.progress import Progress, format_seconds
 from tb.runner import CocotbFailure, RunResult, waves_requested
+from tb.stream.progress import Progress, format_seconds
 from tests.test_capture import _valid_kwargs
 from tools import sim_capture
 from tools.sim import main as sim_main

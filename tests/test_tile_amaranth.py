@@ -16,7 +16,7 @@ from hw.tile import TilePeriphery
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import decision_masks
 from model.golden.tile import tile
-from tb.amaranth_sim import (
+from tb.pysim.testbench import (
     collect,
     drive_comparator,
     drive_starts,
@@ -25,10 +25,10 @@ from tb.amaranth_sim import (
     watch,
     write_params,
 )
-from tb.catalogue import SAR_CASES, TILE_CONFIGS
-from tb.closed_loop import ClosedLoop
-from tb.pauses import PATTERNS, pauses
-from tb.stimulus import random_params
+from tb.stimulus.catalogue import SAR_CASES, TILE_CONFIGS
+from tb.stimulus.nmpu import random_params
+from tb.stimulus.pauses import PATTERNS, pauses
+from tb.stream.closed_loop import ClosedLoop
 
 #: The catalogue's mismatched, noisy front end (settings only; the seed is the test's).
 FRONT_END = SAR_CASES["mismatch_noise"][1]

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from model.flow.capture import load
-from tb.run import run_tile_capture
-from tb.runner import SIMULATORS
+from tb.runner import SIMULATORS, run_tile_capture
 from tools.sim import main as sim_main
 
 REPO = Path(__file__).resolve().parent.parent

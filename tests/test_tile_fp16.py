@@ -20,8 +20,7 @@ from model.flow.capture import load
 from model.golden.fp16 import fp16_params_from_fixed, fp16_unit
 from model.golden.nmpu import NMPUConfig
 from model.golden.tile import nmpu_input, tile
-from tb.run import run_tile_capture
-from tb.runner import SIMULATORS
+from tb.runner import SIMULATORS, run_tile_capture
 
 REPO = Path(__file__).resolve().parent.parent
 CAPTURE = REPO / "captures" / "builtin_digits.npz"

@@ -3,7 +3,7 @@
 The integer front end (``model.analog.integer_frontend``) is checked against
 independent formulas: a plain-Python per-decision comparator and hash, the
 ideal quantiser, and the float front end where both must decide alike. The
-tile harness (``tb.tile_harness``) runs the closed loop in RTL and is scored
+tile harness (``tb.harness.tile``) runs the closed loop in RTL and is scored
 bit-exact against the golden chain on Icarus and Verilator; a deliberately
 wrong expectation must be reported by vector, column and stage.
 """
@@ -29,10 +29,9 @@ from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.nmpu import NMPUConfig
 from model.golden.sar import SARConfig, ideal_codes, sar_convert
 from model.golden.tile import TileConfig
-from tb.catalogue import REDUNDANT_10
-from tb.run import run_bench
-from tb.runner import CocotbFailure
-from tb.tile_harness import TileHarness
+from tb.harness.tile import TileHarness
+from tb.runner import CocotbFailure, run_bench
+from tb.stimulus.catalogue import REDUNDANT_10
 
 M = 0xFFFFFFFF
 

@@ -9,7 +9,7 @@ parameters and once with the FP16 unit and the same calibration rounded to binar
 (``model.golden.fp16.fp16_params_from_fixed``). It prints the RMS error against the float
 reference (output LSBs) and the digits accuracy of the rest of the network fed each
 unit's activations. ``--rtl SIM`` also runs both tiles' RTL on the same vectors
-(``tb.run.run_tile_capture``) and reports its mismatches and accuracy.
+(``tb.runner.run_tile_capture``) and reports its mismatches and accuracy.
 :func:`evaluate` is what ``tools.ppa``'s format sweep reuses.
 """
 
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         rows = evaluate(cap, outs)
         rtl = "not run"
         if args.rtl:
-            from tb.run import run_tile_capture
+            from tb.runner import run_tile_capture
 
             notes = []
             for unit in ("fixed", "fp16"):

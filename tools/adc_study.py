@@ -21,7 +21,7 @@ float head) of:
 ``other`` rows are the mean over ``--other-seeds`` instances (calibrated rows
 calibrate each instance on itself). Rows marked ``rtl_checked`` are written as a
 capture (``model.capture.save``) and run through the tile RTL in closed loop with
-the same front end on every ``--rtl-sim`` (``tb.run.run_tile_capture``).
+the same front end on every ``--rtl-sim`` (``tb.runner.run_tile_capture``).
 
 Writes ``<out>/adc_study.json`` ``{"float_accuracy": ..., "rows": [...], ...}`` and
 ``<out>/adc_study.png``, prints the table. ``--quick`` is a small configuration
@@ -321,7 +321,7 @@ class Study:
         if not c.rtl_sims:
             return
         from model.capture import save
-        from tb.run import run_tile_capture
+        from tb.runner import run_tile_capture
 
         for spec in c.rtl_rows:
             net, lname, k, training, variant, calibration = spec

@@ -41,7 +41,7 @@ def bench_models(repeats: int) -> list[dict]:
     from model.analog.sar_frontend import AnalogFrontEnd
     from model.golden.nmpu import nmpu
     from model.golden.sar import SARConfig, sar_convert
-    from tb.stimulus import random_codes, random_params
+    from tb.stimulus.nmpu import random_codes, random_params
 
     rng = np.random.default_rng(0)
     cfg = NMPUConfig()
@@ -60,7 +60,7 @@ def bench_models(repeats: int) -> list[dict]:
 def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
     """Median input beats/s of the default NMPU at full rate (build excluded)."""
     from hw.nmpu import NMPU
-    from tb.run import run_bench
+    from tb.runner import run_bench
 
     cfg = NMPUConfig()
     _, figures = run_bench(
@@ -88,8 +88,8 @@ def conversions_rate(fig: dict) -> float:
 def bench_nmpu_harness(sim: str, vectors: int) -> dict:
     """The paper-default NMPU through the bulk harness at full rate (no idle, no
     backpressure, no parameter writes): its figures, read-back and scoring included."""
-    from tb.harness import NMPUHarness
-    from tb.run import run_bench
+    from tb.harness.nmpu import NMPUHarness
+    from tb.runner import run_bench
 
     cfg = NMPUConfig()
     harness = NMPUHarness(cfg, stim_depth=2048, out_depth=4096)
@@ -115,8 +115,8 @@ def bench_tile_harness(sim: str, vectors: int) -> dict:
     backpressure, no parameter writes, full conversions); read-back and scoring included."""
     from model.golden.sar import SARConfig
     from model.golden.tile import TileConfig
-    from tb.run import run_bench
-    from tb.tile_harness import TileHarness
+    from tb.harness.tile import TileHarness
+    from tb.runner import run_bench
 
     nmpu_cfg = NMPUConfig()
     cfg = TileConfig(SARConfig(columns=nmpu_cfg.columns), nmpu_cfg)
@@ -146,8 +146,8 @@ def bench_sar_harness(sim: str, conversions: int) -> dict:
     with the integer front end (mismatch, offset, noise), full rate (no idle, no
     backpressure, full conversions); read-back and scoring included."""
     from model.golden.sar import SARConfig
-    from tb.run import run_bench
-    from tb.sar_harness import SARHarness
+    from tb.harness.sar import SARHarness
+    from tb.runner import run_bench
 
     cfg = SARConfig()
     harness = SARHarness(cfg, stim_depth=256, out_depth=1024, frac_bits=8)
@@ -171,7 +171,7 @@ def bench_sar_harness(sim: str, conversions: int) -> dict:
 
 def bench_tile_rtl(sim: str) -> dict:
     """Closed-loop tile on the default capture (one run; it is long on Icarus)."""
-    from tb.run import run_tile_capture
+    from tb.runner import run_tile_capture
 
     capture = REPO / "captures" / "builtin_digits.npz"
     _, fig, _ = run_tile_capture(capture, sim=sim, build_dir=BUILD / "tile", seed=1)

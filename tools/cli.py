@@ -1,25 +1,37 @@
-"""What every command-line tool shares: errors are one line on stderr and exit status 2."""
+"""What every command-line tool shares: errors are one line on stderr and exit status 2.
+
+Command-line plumbing only (parsers, option groups, turning bad input into one line);
+the work is done by the library (``flows``, ``model.flow``).
+"""
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+import json
 import sys
+from pathlib import Path
+
+from model.cli import ArgumentParser
+from model.flow.capture import FRONT_END_KEYS
+
+__all__ = [
+    "FRONT_END_TERMS",
+    "ArgumentParser",
+    "UsageError",
+    "add_front_end_options",
+    "config_dict",
+    "run",
+    "user_input",
+]
 
 
 class UsageError(Exception):
     """A problem with what the user asked for: reported as one line, exit status 2."""
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """``argparse`` whose errors are one line (no usage block), exit status 2."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-#: The ``AnalogFrontEnd.sample`` terms a command line can set, as ``--adc-<term>``.
-FRONT_END_TERMS = ("mismatch", "offset", "noise", "gain", "compression")
+#: The ``AnalogFrontEnd.sample`` terms a command line can set, as ``--adc-<term>``
+#: (the capture's front-end keys but the seed, which is ``--adc-seed``).
+FRONT_END_TERMS = tuple(k for k in FRONT_END_KEYS if k != "seed")
 
 
 def add_front_end_options(group) -> None:
@@ -35,6 +47,28 @@ def add_front_end_options(group) -> None:
     for term in FRONT_END_TERMS:
         group.add_argument(f"--adc-{term}", type=float, default=0.0, help=helps[term])
     group.add_argument("--adc-seed", type=int, default=0)
+
+
+def config_dict(path: str | None, sets: list[str], what: str) -> dict:
+    """Merge a JSON config file and ``key=value`` overrides (``--<what>-set``) into one dict;
+    the value is parsed as JSON when it parses (numbers, booleans, lists), else a string."""
+    d: dict = {}
+    if path:
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{what} config file {path}: {exc}") from None
+        if not isinstance(d, dict):
+            raise UsageError(f"{what} config file {path}: top level must be an object")
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--{what}-set takes key=value, not {item!r}")
+        try:
+            d[key] = json.loads(value)
+        except json.JSONDecodeError:
+            d[key] = value
+    return d
 
 
 @contextlib.contextmanager

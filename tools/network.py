@@ -7,7 +7,7 @@ Every layer of the digits MLP runs through its own crossbar, SAR ADC and NMPU
 input DAC (bit-sliced into phases), the last layer has no ReLU, the answer is the
 argmax of its outputs. Per layer this writes a capture (``<out>/layer<L>.npz``,
 schema v2, the rest of the network as its head) and runs it on the RTL
-(``tb.run.run_tile_capture``: SAR in closed loop, NMPU, every code and activation
+(``tb.runner.run_tile_capture``: SAR in closed loop, NMPU, every code and activation
 scored against the golden chain). The RTL outputs of layer ``L`` are the inputs of
 layer ``L + 1``'s capture, so the RTL chain is co-verified end to end. Prints a table
 per layer (RMS error against the float layer and against the float network,
@@ -102,8 +102,7 @@ def build_run(args) -> network.NetworkRun:
 
 def run_rtl(run: network.NetworkRun, out: Path, sim: str, seed: int) -> list[dict]:
     """Every layer on the RTL, chained: layer L's capture takes the RTL outputs of L - 1."""
-    from tb.run import run_tile_capture
-    from tb.runner import CocotbFailure
+    from tb.runner import CocotbFailure, run_tile_capture
 
     rows, prev = [], None
     for layer in run.layers:

@@ -5,9 +5,9 @@ Two stimuli:
 * a capture file (default ``captures/builtin_digits.npz``): analog column
   values go through the SAR back end in closed loop with the analog
   front-end model, then through the NMPU, all in one simulation, checked
-  bit-exactly against the golden chain (see ``tb/tile_tb.py``);
+  bit-exactly against the golden chain (see ``tb/benches/tile.py``);
 * ``--synthetic``: the NMPU alone at its paper-default configuration on a
-  seeded random stimulus (``tb/nmpu_tb.py``).
+  seeded random stimulus (``tb/benches/nmpu.py``).
 
 Exit status is non-zero on any mismatch.
 """
@@ -37,7 +37,7 @@ def run_synthetic(sim: str, seed: int, vectors: int) -> int:
     """NMPU alone, default config, seeded random stimulus (the NMPU issue's ``make sim``)."""
     from hw.nmpu import NMPU
     from model.golden.nmpu import NMPUConfig
-    from tb.run import run_bench
+    from tb.runner import run_bench
 
     cfg = NMPUConfig()
     t0 = time.perf_counter()

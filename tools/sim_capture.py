@@ -18,8 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from model.flow.capture import Capture, load
-from tb.run import run_tile_capture
-from tb.runner import CocotbFailure
+from tb.runner import CocotbFailure, run_tile_capture
 
 REPO = Path(__file__).resolve().parent.parent
 #: Default root of the per-capture build folders.

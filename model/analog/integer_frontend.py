@@ -1,6 +1,6 @@
 """Integer analog front end of the SAR ADC: the comparator a bulk harness can run in RTL.
 
-``tb.tile_harness`` runs the SAR (and the tile) in closed loop with no Python
+``tb.harness.tile`` runs the SAR (and the tile) in closed loop with no Python
 per step, so the comparator must be simple enough to write in Amaranth and
 still be reproduced bit for bit by the golden chain. :class:`IntegerFrontEnd`
 is that comparator: the float model of ``model.analog.sar_frontend``

@@ -3,7 +3,7 @@
 A float model, the *one* place comparator decisions are made
 (:meth:`HeldInput.compare`): the golden ``model.golden.sar.sar_convert``
 holds its inputs with :meth:`AnalogFrontEnd.hold` and compares them step by
-step, and the closed-loop testbenches (``tb.closed_loop``) call
+step, and the closed-loop testbenches (``tb.stream.closed_loop``) call
 :meth:`AnalogFrontEnd.compare` (a hold and one compare) with the switch states
 they read from the RTL's ``dac`` port, so both see the same decisions bit for
 bit.

@@ -70,12 +70,11 @@ import torch
 from model.analog import crossbar
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.flow import calibration
+from model.flow.calibration import CALIBRATION_INDEX
 from model.flow.tile_net import ACT_MAX, TileNet, fit
 from model.golden.nmpu import NMPUConfig, nmpu
 from model.golden.sar import SARConfig, sar_convert
 
-#: Comparator-noise key of the first calibration conversion (as ``tools.capture``).
-CALIBRATION_INDEX = 1_000_000
 #: ADC instances used by distribution-aware training are drawn from seeds at or above
 #: this; evaluation instances are below it, so no evaluated instance was trained on.
 TRAIN_SEED_BASE = 1_000_000

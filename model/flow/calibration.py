@@ -69,6 +69,13 @@ import numpy as np
 
 from model.golden.fixed import QFormat, int_range
 
+#: Conversion index of the first calibration read (the ``first_index`` of the ADC
+#: conversions of the calibration vectors): far from a capture's own conversions
+#: (0, 1, ...), so their comparator-noise draws are independent. Every flow that reads
+#: calibration vectors through an ADC (captures, the importer, the whole network,
+#: ADC-aware training) uses this one value.
+CALIBRATION_INDEX = 1_000_000
+
 
 def quantise(
     values, fmt: QFormat, name: str, *, saturate: bool = False, hint: str = ""

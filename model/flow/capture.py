@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -502,40 +501,3 @@ def load(path: str | Path) -> Capture:
         path=str(path),
     )
 
-
-def main(argv=None) -> int:
-    """``python -m model.capture FILE...``: validate captures and print a summary.
-
-    Exit status 0 when every file is valid, else 2, with one line per bad file.
-    """
-    import argparse
-
-    class ArgumentParser(argparse.ArgumentParser):
-        def error(self, message: str):  # one line, exit status 2
-            self.exit(2, f"{self.prog}: error: {message}\n")
-
-    ap = ArgumentParser(prog="python -m model.capture", description=main.__doc__.splitlines()[0])
-    ap.add_argument("files", nargs="+")
-    args = ap.parse_args(argv)
-    status = 0
-    for f in args.files:
-        try:
-            cap = load(f)
-        except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            status = 2
-            continue
-        prov = cap.provenance
-        head = (
-            "no network head"
-            if cap.head is None
-            else "head "
-            + "-".join(str(w.shape[0]) for w, _ in cap.head.layers)
-            + f"-{cap.head.classes}"
-        )
-        print(
-            f"{f}: schema {cap.schema_version}, {cap.vectors} vectors x {cap.phases} phases x "
-            f"{cap.columns} columns, {head}, "
-            f"simulator {prov.get('simulator')} {prov.get('simulator_version', '')}".rstrip()
-        )
-    return status

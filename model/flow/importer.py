@@ -53,6 +53,7 @@ import numpy as np
 from model.analog.crossbar import choose_out_scale
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.flow import calibration
+from model.flow.calibration import CALIBRATION_INDEX
 from model.flow.capture import MAX_LABEL, read_npz
 from model.flow.head import FIELD_RE as HEAD_FIELD_RE
 from model.flow.head import layers_from_arrays, make_head
@@ -62,9 +63,6 @@ from model.golden.tile import TileConfig, adc_codes, nmpu_input
 
 REQUIRED = ("analog_mac", "ideal_mac")
 OPTIONAL = ("bias", "labels", "calibration")
-#: Conversion index of the first calibration conversion: far from the capture's own
-#: (0, 1, ...), so their comparator-noise draws are independent.
-CALIBRATION_INDEX = 1_000_000
 #: Largest ``lanes`` chosen by default (the paper's tile: 64 lanes).
 DEFAULT_MAX_LANES = 64
 

@@ -51,12 +51,11 @@ import numpy as np
 from model.analog import crossbar
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.flow import calibration, importer
+from model.flow.calibration import CALIBRATION_INDEX
 from model.flow.head import make_head
 from model.golden.nmpu import nmpu
 from model.golden.tile import TileConfig, adc_codes, nmpu_input, tile
 
-#: First conversion index of the calibration reads (as the importer: far from 0, 1, ...).
-CALIBRATION_INDEX = importer.CALIBRATION_INDEX
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The integer analog front end's comparator in RTL, for the bulk harnesses (DESIGN 10).
 
-The SAR harness (``tb.sar_harness``) and the tile harness (``tb.tile_harness``)
+The SAR harness (``tb.harness.sar``) and the tile harness (``tb.harness.tile``)
 both close the SAR's loop in RTL: every clock, the comparator answers the
 SAR's switch states ``dac`` with one decision per column on ``cmp``, as
 ``model.analog.integer_frontend.IntegerFrontEnd.compare`` does, so the golden

@@ -1,4 +1,4 @@
-"""cocotb side of the SAR bulk harness (``tb.sar_harness.SARHarness``): load, wait, read back.
+"""cocotb side of the SAR bulk harness (``tb.harness.sar.SARHarness``): load, wait, read back.
 
 Python touches the simulation once per chunk: it loads the analog stimulus
 (held inputs ``X`` and ``active_steps`` per conversion) and the integer front
@@ -27,35 +27,25 @@ can fail).
 
 from __future__ import annotations
 
-import time
-
 import cocotb
 import numpy as np
-from cocotb.triggers import RisingEdge, with_timeout
 
 from model.analog.integer_frontend import IntegerFrontEnd
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import SARConfig, decision_masks, sar_convert
-from tb.bench import (
-    CLOCK_NS,
-    Bench,
-    MemoryDump,
-    harness_clock,
-    next_chunk,
-    report,
-    settings,
+from tb.harness.common import CORE
+from tb.harness.sar import SARHarness
+from tb.harness_benches.bulk import BulkRun, harness_clock, harness_seed, pattern_pairs
+from tb.harness_benches.closed_loop_start import (
+    front_end_inputs,
+    load_and_go,
+    load_stimulus_and_front_end,
 )
-from tb.closed_loop_start import front_end_inputs, load_and_go, load_stimulus_and_front_end
-from tb.harness import CORE, MASK64
-from tb.pauses import PATTERNS
-from tb.payload import Codec, port_shape
-from tb.sar_harness import SARHarness
+from tb.stimulus.pauses import PATTERNS
+from tb.stream.bench import CLOCK_NS, Bench, settings
+from tb.stream.payload import Codec, port_shape
+from tb.stream.scoreboard import Scoreboard
 
-PAIRS = [tuple(p) for p in settings().get("pairs", [])] or [
-    (idle, bp) for idle in PATTERNS for bp in PATTERNS
-]
-#: Mismatches listed in the log and the figures (all are counted).
-MAX_LISTED = 10
 #: Share of the inputs placed exactly on a threshold.
 TIE_SHARE = 0.25
 
@@ -103,15 +93,9 @@ def _bits(mask: int, steps: int) -> str:
     return "".join(str(mask >> i & 1) for i in range(steps))
 
 
-def compare_chunk(cfg: SARConfig, got: dict, want: dict, steps, first: int, corrupt=None) -> list:
-    """``(conversion, column, message)`` of every mismatch in a chunk, earliest stage first.
-
-    ``got`` / ``want``: ``codes`` and ``decisions`` (masks, bit i = step i)
-    [conversions, columns]; ``steps``: active_steps per conversion. A
-    conversion's decisions are checked first, at the first step that differs
-    (later trial states follow from it), then its code. ``corrupt`` alters one
-    expected value first (a test that the check can fail).
-    """
+def corrupted(want: dict, corrupt: dict | None, first: int) -> dict:
+    """``want`` with one expected value altered by ``corrupt`` (a test that the check can
+    fail): ``{"conversion", "column", "stage"}``, stage ``code`` or ``decision step i``."""
     want = {key: value.copy() for key, value in want.items()}
     if corrupt and 0 <= corrupt["conversion"] - first < len(want["codes"]):
         r, c, stage = corrupt["conversion"] - first, corrupt["column"], corrupt["stage"]
@@ -121,25 +105,32 @@ def compare_chunk(cfg: SARConfig, got: dict, want: dict, steps, first: int, corr
             want["decisions"][r, c] ^= 1 << int(stage.rsplit(" ", 1)[1])
         else:
             raise ValueError(f"corrupt.stage must be 'code' or 'decision step i', not {stage!r}")
-    out = []
-    for r, c in np.argwhere(got["decisions"] != want["decisions"]):
-        g, e = int(got["decisions"][r, c]), int(want["decisions"][r, c])
-        i = ((g ^ e) & -(g ^ e)).bit_length() - 1  # first step that differs
-        out.append(
-            (first + r, c, 0, f"decision step {i}: expected {e >> i & 1}, got {g >> i & 1} "
-             f"(step 0 first: expected {_bits(e, cfg.steps)}, got {_bits(g, cfg.steps)}; "
-             f"active_steps {steps[r]})")
-        )  # fmt: skip
-    for r, c in np.argwhere(got["codes"] != want["codes"]):
-        out.append(
-            (first + r, c, 1, f"code: expected {want['codes'][r, c]}, got {got['codes'][r, c]} "
-             f"(active_steps {steps[r]})")
-        )  # fmt: skip
-    return [(n, c, message) for n, c, _, message in sorted(out)]
+    return want
+
+
+def describe_mismatch(cfg: SARConfig, got: dict, want: dict, steps, first: int):
+    """``describe`` for the scoreboard: a conversion's decisions at the first step that
+    differs (later trial states follow from it), then its code."""
+
+    def describe(field, at):
+        r, c = at
+        g, e = int(got[field][at]), int(want[field][at])
+        if field == "decisions":
+            i = ((g ^ e) & -(g ^ e)).bit_length() - 1  # first step that differs
+            text = (
+                f"decision step {i}: expected {e >> i & 1}, got {g >> i & 1} (step 0 first: "
+                f"expected {_bits(e, cfg.steps)}, got {_bits(g, cfg.steps)}; "
+                f"active_steps {steps[r]})"
+            )
+        else:
+            text = f"code: expected {e}, got {g} (active_steps {steps[r]})"
+        return (first + r, c, field == "codes"), f"conversion {first + r} column {c} stage {text}"
+
+    return describe
 
 
 @cocotb.test()
-@cocotb.parametrize(pair=PAIRS)
+@cocotb.parametrize(pair=pattern_pairs())
 async def bulk(dut, pair: tuple[str, str]):
     """Run ``conversions`` conversions in closed loop with idle x backpressure."""
     idle, backpressure = pair
@@ -150,7 +141,7 @@ async def bulk(dut, pair: tuple[str, str]):
         cfg, stim_depth=s["stim_depth"], out_depth=s["out_depth"], frac_bits=frac_bits
     )
     fmt = harness.format
-    seed = (cocotb.RANDOM_SEED % MASK64) | 1  # a 64-bit xorshift state must not be 0
+    seed = harness_seed()
     rng = np.random.default_rng(seed)
     dut._log.info("seed=%d pair=%s", seed, pair)
     fe = IntegerFrontEnd.from_analog(
@@ -183,55 +174,44 @@ async def bulk(dut, pair: tuple[str, str]):
     )
 
     out_codec = Codec(port_shape(harness.dut, "o", "payload"))
-    dump = MemoryDump(bench, {"out_mem": out_codec.width})
+    scoreboard = Scoreboard("conversion", dut._log)
     # A chunk takes (steps + 2) cycles per conversion at full rate; pauses at most
     # triple that (bursty: up to 8 paused cycles per 1 active). Generous bound, no hang.
-    chunk_ns = harness.out_depth * (cfg.steps + 2) * 40 * CLOCK_NS
+    run = BulkRun(
+        bench,
+        {"out_mem": out_codec.width},
+        scoreboard,
+        chunk_timeout_ns=harness.out_depth * (cfg.steps + 2) * 40 * CLOCK_NS,
+    )
     # Start-to-start period of each active_steps with no idle and no backpressure.
     periods = np.array([0] + [harness.dut.period_at(k) for k in range(1, cfg.steps + 1)])
-    first, errors, mismatches, full_rate_cycles = 0, [], 0, 0
-    t0, c0, sim_seconds = time.perf_counter(), bench.cycle, 0.0
-    while first < conversions:
-        t_wait = time.perf_counter()
-        if dut.done.value != 1:
-            await with_timeout(RisingEdge(dut.done), chunk_ns, "ns")
-        await bench.falling
-        sim_seconds += time.perf_counter() - t_wait
-        n = int(dut.out_count.value)
-        assert n > 0, f"done with an empty chunk after {first} conversions"
-        out = out_codec.unpack_bytes((await dump())["out_mem"][:n])
+    full_rate_cycles = 0
+
+    def score(first: int, n: int, mems: dict) -> int:
+        """Conversions ``first``.. of the chunk against ``sar_convert`` (same front end)."""
+        nonlocal full_rate_cycles
+        out = out_codec.unpack_bytes(mems["out_mem"][:n])
         slots = np.arange(first, first + n) % stim_n
         codes, decisions = sar_convert(
             cfg, fe, analog[slots], steps[slots], first_index=first_index + first
         )
         got = {"codes": out["codes"], "decisions": out["decisions"]}
         want = {"codes": codes, "decisions": decision_masks(decisions)}
-        bad = compare_chunk(cfg, got, want, steps[slots], first, s.get("corrupt"))
-        mismatches += len(bad)
-        for conv, c, message in bad[: max(0, MAX_LISTED - len(errors))]:
-            errors.append(f"conversion {conv} column {c} stage {message}")
+        want = corrupted(want, s.get("corrupt"), first)
+        scoreboard.compare(got, want, describe_mismatch(cfg, got, want, steps[slots], first))
         full_rate_cycles += int(periods[steps[slots]].sum())
-        first += n
-        await next_chunk(dut, bench)
-    seconds = time.perf_counter() - t0
-    for e in errors:
-        dut._log.error("mismatch: %s", e)
-    report(
+        return n
+
+    done = await run.run(conversions, score)
+    run.finish(
         {
             "test": f"bulk_{idle}_{backpressure}",
-            "conversions": first,
+            "conversions": done,
             "columns": cfg.columns,
             "ties": ties,
             "beyond_full_scale": int((np.abs(analog) > 1).sum()),
-            "chunks": -(-first // harness.out_depth),
-            "cycles": bench.cycle - c0,
             "full_rate_cycles": full_rate_cycles,
-            "seconds": seconds,
-            "sim_seconds": sim_seconds,
-            "mismatches": mismatches,
-            "errors": errors,
         }
     )
-    assert mismatches == 0, f"{mismatches} mismatches; first: {errors}"
-    assert first == conversions, f"{first} results, {conversions} due"
+    assert done == conversions, f"{done} results, {conversions} due"
     assert int(dut.started.value) == conversions, f"{int(dut.started.value)} conversions started"

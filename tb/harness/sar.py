@@ -1,13 +1,13 @@
 """Bulk-regression harness for the SAR back end alone (DESIGN 10): no Python per step.
 
 ``SARHarness`` wraps ``hw.sar.SAR`` with RTL doing what the per-clock SAR
-bench (``tb/sar_tb.py``) does in Python:
+bench (``tb/benches/sar.py``) does in Python:
 
 * the analog inputs: a stimulus memory (``stim``) holding, per conversion,
   every column's held input ``X`` in the integer front end's fine units and
   the conversion's ``active_steps``; replayed in a loop, one conversion per
   accepted ``start``, with seeded LFSR idle cycles before each start;
-* the integer analog front end's comparator (``tb.integer_comparator``, the
+* the integer analog front end's comparator (``tb.harness.comparator``, the
   one the tile harness uses too), its per-column weights and offsets in
   ``fe_mem``; it answers ``dac`` with ``cmp`` in the same clock, with the
   noise keyed on (``noise_seed``, ``first_index`` + conversion number, step,
@@ -16,7 +16,7 @@ bench (``tb/sar_tb.py``) does in Python:
   every result (codes and raw decisions, the ``o`` payload) into ``out_mem``;
   ``done`` when ``out_mem`` is full or the run is complete.
 
-cocotb (``tb/sar_harness_tb.py``) loads, waits for ``done`` once per chunk,
+cocotb (``tb/harness_benches/sar.py``) loads, waits for ``done`` once per chunk,
 reads back and scores codes and decisions against
 ``model.golden.sar.sar_convert`` with the same ``IntegerFrontEnd``.
 """
@@ -30,8 +30,14 @@ from amaranth.lib.wiring import In, Out
 from hw.sar import SAR
 from model.analog.integer_frontend import NOISE_SHIFT
 from model.golden.sar import SARConfig
-from tb.harness import _Pauses, add_recorder, register_inputs, vpi_public, with_registered_reset
-from tb.integer_comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator, add_closed_loop
+from tb.harness.common import (
+    Pauses,
+    add_recorder,
+    register_inputs,
+    vpi_public,
+    with_registered_reset,
+)
+from tb.harness.comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator, add_closed_loop
 
 
 def _check_depth(name: str, value) -> int:
@@ -58,7 +64,7 @@ class SARHarness(wiring.Component):
     go, load, resume, dump : In(1)
         Run; load the seeds, clear the counters and copy ``fe_mem`` into the
         comparator (``fe_ready`` rises when done); start the next chunk; bench only: write the
-        memories in :attr:`dumped` to files (:func:`tb.harness.add_memory_dump`).
+        memories in :attr:`dumped` to files (:func:`tb.harness.nmpu.add_memory_dump`).
     conversions : In(32)
         Conversions to run in total.
     stim_conversions : In(16)
@@ -66,7 +72,7 @@ class SARHarness(wiring.Component):
     seed : In(64)
         Seeds the idle and backpressure generators.
     idle_pattern, bp_pattern : In(2)
-        0 none, 1 random, 2 bursty (``tb.harness``): idle before each start,
+        0 none, 1 random, 2 bursty (``tb.harness.nmpu``): idle before each start,
         backpressure on the SAR's ``o``.
     noise_seed, first_index : In(32)
         Noise key of the integer front end; key of conversion 0.
@@ -118,7 +124,7 @@ class SARHarness(wiring.Component):
     @property
     def dumped(self) -> dict[str, int]:
         """Memories the bench reads back (name: depth; as files,
-        :func:`tb.harness.add_memory_dump`)."""
+        :func:`tb.harness.nmpu.add_memory_dump`)."""
         return {"out_mem": self.out_depth}
 
     def vpi_public(self, toplevel: str) -> list[tuple[str, str, str]]:
@@ -139,8 +145,8 @@ class SARHarness(wiring.Component):
         m.submodules.out_mem = out_mem = memory.Memory(
             shape=dut.o.payload.shape().size, depth=self.out_depth, init=[]
         )
-        m.submodules.idle = idle = _Pauses(salt=0x1D1E)
-        m.submodules.bp = bp = _Pauses(salt=0xB4C4)
+        m.submodules.idle = idle = Pauses(salt=0x1D1E)
+        m.submodules.bp = bp = Pauses(salt=0xB4C4)
         for gen, pattern in ((idle, ports.idle_pattern), (bp, ports.bp_pattern)):
             m.d.comb += [gen.seed.eq(ports.seed), gen.load.eq(ports.load), gen.pattern.eq(pattern)]
 

@@ -1,7 +1,7 @@
 """What a closed-loop harness bench does before its run: fill the memories, set the inputs, start.
 
-Shared by the SAR and tile harness benches (``tb/sar_harness_tb.py``,
-``tb/tile_harness_tb.py``): both hold the analog stimulus as held inputs in
+Shared by the SAR and tile harness benches (``tb/harness_benches/sar.py``,
+``tb/harness_benches/tile.py``): both hold the analog stimulus as held inputs in
 the integer front end's fine units plus ``active_steps`` per conversion
 (``stim``), the front end's per-column weights and offsets (``fe_mem``), and
 the comparator's run-time inputs (``FrontEndFormat.biases``).
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from cocotb.triggers import RisingEdge
 
-from tb.bench import Bench
-from tb.payload import Codec
+from tb.stream.bench import Bench
+from tb.stream.payload import Codec
 
 
 def load_stimulus_and_front_end(core, fmt, fe, analog, steps) -> None:

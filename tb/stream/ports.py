@@ -2,7 +2,7 @@
 backpressure, both packing/unpacking payloads from the port's Amaranth layout.
 
 Amaranth flattens a stream port ``i`` to ``i__valid``, ``i__ready`` and
-``i__payload``. Timing follows ``tb.bench``: drive after the falling edge,
+``i__payload``. Timing follows ``tb.stream.bench``: drive after the falling edge,
 sample at ``ReadOnly``. The source keeps ``valid`` high and the payload
 unchanged until its beat transfers (it only pauses between beats); the sink
 checks the same rule on the DUT's output.
@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterator
 
 from cocotb.triggers import Event
 
-from tb.bench import Bench, Process
-from tb.payload import Codec
+from tb.stream.bench import Bench, Process
+from tb.stream.payload import Codec
 
 
 class _StreamEnd(Process):
     """One end of stream ``prefix``: its three flattened signals and the payload codec.
 
-    ``pauses``: per-cycle pause flags (``tb.pauses.pauses``); ``on_transfer`` is
+    ``pauses``: per-cycle pause flags (``tb.stimulus.pauses.pauses``); ``on_transfer`` is
     called as ``on_transfer(index, payload fields, cycle)`` for every beat that
     transfers, in the ``ReadOnly`` phase of its cycle.
     """

@@ -31,16 +31,16 @@ from model.flow.capture import load
 from model.golden.fp16 import fp16_params_from_fixed
 from model.golden.sar import decision_masks
 from model.golden.tile import tile
-from tb.bench import Bench, report, settings
-from tb.closed_loop import ClosedLoop
-from tb.conversion import ConversionDriver
-from tb.fp16_stimulus import FP16PortView, raw_params
-from tb.params import ParamWriter
-from tb.pauses import pauses
-from tb.payload import port_shape
-from tb.progress import Progress
-from tb.scoreboard import Scoreboard
-from tb.stream import StreamSink, TapMonitor
+from tb.stimulus.fp16 import FP16PortView, raw_params
+from tb.stimulus.pauses import pauses
+from tb.stream.bench import Bench, report, settings
+from tb.stream.closed_loop import ClosedLoop
+from tb.stream.conversion import ConversionDriver
+from tb.stream.params import ParamWriter
+from tb.stream.payload import port_shape
+from tb.stream.ports import StreamSink, TapMonitor
+from tb.stream.progress import Progress
+from tb.stream.scoreboard import Scoreboard
 
 
 class TileBench(Bench):

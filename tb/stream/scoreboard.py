@@ -53,6 +53,35 @@ class Scoreboard:
                 )
         self.checked += 1
 
+    def compare(self, got: dict, want: dict, describe) -> None:
+        """Bulk form of :meth:`observe` for a whole chunk of a harness run: arrays field by field.
+
+        Every element of ``want`` is counted. ``describe(field, index)`` names a
+        mismatching element as ``(order, text)``; a chunk's mismatches are recorded
+        earliest ``order`` first (only the first :attr:`max_reports` of each field
+        are described; the rest are counted).
+        """
+        found, uncounted = [], 0
+        for name, want_a in want.items():
+            got_a, want_a = np.asarray(got[name]), np.asarray(want_a)
+            if got_a.shape != want_a.shape:
+                found.append(
+                    ((), f"{self.name}: {name} has shape {got_a.shape}, not {want_a.shape}")
+                )
+                continue
+            self.values_checked += want_a.size
+            diff = got_a != want_a
+            if diff.any():  # argwhere only when needed: 50x faster on a clean chunk
+                bad = np.argwhere(diff)
+                uncounted += max(0, len(bad) - self.max_reports)
+                found += [
+                    describe(name, tuple(int(i) for i in at)) for at in bad[: self.max_reports]
+                ]
+        self.checked += 1
+        for _, text in sorted(found, key=lambda f: f[0]):
+            self._error(text)
+        self.mismatches += uncounted
+
     def _error(self, text: str) -> None:
         self.mismatches += 1
         if len(self.errors) < self.max_reports:

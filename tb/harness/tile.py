@@ -7,20 +7,20 @@ per-clock tile bench does in Python:
   every column's held input ``X`` in the integer front end's fine units and
   the conversion's ``active_steps``; replayed in a loop, one conversion per
   accepted ``start``, with seeded LFSR idle cycles before each start;
-* the integer analog front end's comparator (``tb.integer_comparator``, the
+* the integer analog front end's comparator (``tb.harness.comparator``, the
   one the SAR harness uses too): per-column weights and offsets in a memory
   (``fe_mem``, one word per column) copied into registers on ``load``; it
   answers ``dac`` with ``cmp`` in the same clock, ``X + O[c] + noise >=
   D(dac)``, with the noise hash of the model, keyed on (``noise_seed``,
   ``first_index`` + conversion number, step, column);
 * random NMPU parameter writes and their per-vector log (``vec_log``), as
-  ``tb.harness.NMPUHarness`` (the same writer, replayed by ``WriteReplay``);
+  ``tb.harness.nmpu.NMPUHarness`` (the same writer, replayed by ``WriteReplay``);
 * a sink with seeded backpressure recording every activation beat
   (``out_mem``), and the SAR's results from the tile's ADC tap in a ring
   (``adc_mem``, conversion ``n`` at ``n mod adc_depth``); ``done`` when
   ``out_mem`` is full or the run is complete.
 
-cocotb (``tb/tile_harness_tb.py``) loads, waits for ``done`` once per chunk,
+cocotb (``tb/harness_benches/tile.py``) loads, waits for ``done`` once per chunk,
 reads back and scores against ``model.golden.tile.tile`` with the same
 ``IntegerFrontEnd``.
 """
@@ -35,15 +35,15 @@ from hw.nmpu import ParamPortSignature
 from hw.tile import TilePeriphery
 from model.analog.integer_frontend import NOISE_SHIFT
 from model.golden.tile import TileConfig
-from tb.harness import (
-    _Pauses,
+from tb.harness.common import (
+    Pauses,
     add_param_writer,
     add_recorder,
     register_inputs,
     vpi_public,
     with_registered_reset,
 )
-from tb.integer_comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator, add_closed_loop
+from tb.harness.comparator import RHS_WIDTH, SCALE_WIDTH, IntegerComparator, add_closed_loop
 
 
 class TileHarness(wiring.Component):
@@ -64,12 +64,12 @@ class TileHarness(wiring.Component):
     go, load, resume, dump : In(1)
         Run; load the seeds and copy ``fe_mem`` into the comparator (``fe_ready``
         rises when done); start the next chunk; bench only: write the
-        memories in :attr:`dumped` to files (:func:`tb.harness.add_memory_dump`).
+        memories in :attr:`dumped` to files (:func:`tb.harness.nmpu.add_memory_dump`).
     vectors, stim_conversions : In(32), In(16)
     seed : In(64)
         Seeds the idle / backpressure generators and the parameter writer.
     idle_pattern, bp_pattern : In(2)
-        0 none, 1 random, 2 bursty (``tb.harness``).
+        0 none, 1 random, 2 bursty (``tb.harness.nmpu``).
     write_rate : In(8)
         Parameter writes per 256 cycles.
     noise_seed, first_index : In(32)
@@ -129,7 +129,7 @@ class TileHarness(wiring.Component):
     @property
     def dumped(self) -> dict[str, int]:
         """Memories the bench reads back (name: depth; as files,
-        :func:`tb.harness.add_memory_dump`)."""
+        :func:`tb.harness.nmpu.add_memory_dump`)."""
         return {"out_mem": self.out_depth, "adc_mem": self.adc_depth, "vec_log": self.log_depth}
 
     def vpi_public(self, toplevel: str) -> list[tuple[str, str, str]]:
@@ -152,8 +152,8 @@ class TileHarness(wiring.Component):
             shape=dut.adc_payload.shape().size, depth=self.adc_depth, init=[]
         )
         m.submodules.vec_log = vec_log = memory.Memory(shape=32, depth=self.log_depth, init=[])
-        m.submodules.idle = idle = _Pauses(salt=0x1D1E)
-        m.submodules.bp = bp = _Pauses(salt=0xB4C4)
+        m.submodules.idle = idle = Pauses(salt=0x1D1E)
+        m.submodules.bp = bp = Pauses(salt=0xB4C4)
         for gen, pattern in ((idle, ports.idle_pattern), (bp, ports.bp_pattern)):
             m.d.comb += [gen.seed.eq(ports.seed), gen.load.eq(ports.load), gen.pattern.eq(pattern)]
 

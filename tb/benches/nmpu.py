@@ -10,8 +10,8 @@ patterns are crossed, parameter writes are a separate dimension.
 Settings (``$TB_SETTINGS``): ``config`` (``NMPUConfig.to_dict()``),
 ``vectors`` per test, ``write_rate``, ``repeats`` (full-rate runs, for
 ``make bench`` medians), ``unit``: ``"fixed"`` (default: ``hw.nmpu.NMPU``,
-``model.golden.nmpu.nmpu``, ``tb.stimulus`` parameters) or ``"fp16"``
-(``hw.fp16.unit.FP16Unit``, ``model.golden.fp16.fp16_unit``, ``tb.fp16_stimulus``
+``model.golden.nmpu.nmpu``, ``tb.stimulus.nmpu`` parameters) or ``"fp16"``
+(``hw.fp16.unit.FP16Unit``, ``model.golden.fp16.fp16_unit``, ``tb.stimulus.fp16``
 parameters as raw binary16 patterns). Both units have the same ports, so every
 test below runs unchanged on either.
 """
@@ -27,26 +27,26 @@ from hw.fp16.unit import FP16Unit
 from hw.nmpu import NMPU
 from model.golden.fp16 import fp16_unit
 from model.golden.nmpu import NMPUConfig, nmpu
-from tb.bench import Bench, report, settings
-from tb.fp16_stimulus import (
+from tb.stimulus.fp16 import (
     FP16PortView,
     extreme_fp16_params,
     float16_params,
     random_fp16_params,
     raw_params,
 )
-from tb.params import ParamWriter
-from tb.pauses import PATTERNS, pauses
-from tb.payload import port_shape
-from tb.scoreboard import Scoreboard
-from tb.stimulus import (
+from tb.stimulus.nmpu import (
     extreme_codes,
     extreme_params,
     input_beats,
     random_codes,
     random_params,
 )
-from tb.stream import StreamSink, StreamSource
+from tb.stimulus.pauses import PATTERNS, pauses
+from tb.stream.bench import Bench, report, settings
+from tb.stream.params import ParamWriter
+from tb.stream.payload import port_shape
+from tb.stream.ports import StreamSink, StreamSource
+from tb.stream.scoreboard import Scoreboard
 
 
 def _fp16_model(cfg: NMPUConfig, x: np.ndarray, **raw: np.ndarray) -> np.ndarray:

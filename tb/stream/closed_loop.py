@@ -14,7 +14,7 @@ from amaranth.hdl import unsigned
 from amaranth.lib import data
 
 from model.golden.sar import step_of
-from tb.payload import Codec, port_shape
+from tb.stream.payload import Codec, port_shape
 
 
 class ClosedLoop:

@@ -21,13 +21,13 @@ import numpy as np
 from hw.sar import SAR
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.golden.sar import SARConfig, decision_masks, sar_convert
-from tb.bench import Bench, report, settings
-from tb.closed_loop import ClosedLoop
-from tb.conversion import ConversionDriver
-from tb.pauses import PATTERNS, pauses
-from tb.payload import port_shape
-from tb.scoreboard import Scoreboard
-from tb.stream import StreamSink
+from tb.stimulus.pauses import PATTERNS, pauses
+from tb.stream.bench import Bench, report, settings
+from tb.stream.closed_loop import ClosedLoop
+from tb.stream.conversion import ConversionDriver
+from tb.stream.payload import port_shape
+from tb.stream.ports import StreamSink
+from tb.stream.scoreboard import Scoreboard
 
 
 def stimulus(cfg: SARConfig, rng: np.random.Generator, n: int):

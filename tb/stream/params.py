@@ -13,7 +13,7 @@ import cocotb
 import numpy as np
 
 from model.golden.nmpu import NMPUConfig
-from tb.bench import Bench
+from tb.stream.bench import Bench
 
 
 class ParamWriter:

@@ -1,7 +1,7 @@
 """cocotb driver of the SAR's conversion interface: ``start``/``busy`` and the closed analog loop.
 
 One coroutine per clock does both halves of what the analog side of a tile
-does: answer the comparator (``dac`` -> ``cmp``, via ``tb.closed_loop``) for
+does: answer the comparator (``dac`` -> ``cmp``, via ``tb.stream.closed_loop``) for
 the conversion being held, and start the next conversion when the SAR is idle
 (after idle cycles from a pause pattern, optionally with spurious starts
 while busy, which the SAR must ignore). Used by the SAR and the tile benches.
@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from tb.bench import Bench, Process
-from tb.closed_loop import ClosedLoop
+from tb.stream.bench import Bench, Process
+from tb.stream.closed_loop import ClosedLoop
 
 
 class ConversionDriver(Process):

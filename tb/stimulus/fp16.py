@@ -1,4 +1,4 @@
-"""Seeded binary16 stimulus for the FP16 unit and its operators (the FP16 side of ``tb.stimulus``).
+"""Seeded binary16 stimulus for the FP16 unit and its operators (FP16 side of ``tb.stimulus.nmpu``).
 
 Parameters mix regimes per column, as the fixed-point generator does, so one run covers the
 linear region, saturation at both ends, subnormals and infinities:
@@ -79,7 +79,7 @@ class FP16PortView:
     16-bit pattern (``param_format`` UQ(16,0), ``param_data_width`` 16); everything else
     (address map, columns, fields) is the config's own.
 
-    Lets ``tb.params.ParamWriter`` (cocotb) and ``tb.amaranth_sim.ParamWriter`` load and
+    Lets ``tb.stream.params.ParamWriter`` (cocotb) and ``tb.pysim.testbench.ParamWriter`` load and
     randomly rewrite FP16 parameters unchanged: random writes are uniform over all 65536
     patterns (infinities and NaNs included).
     """

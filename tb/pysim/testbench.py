@@ -6,14 +6,14 @@ the Amaranth stream docs and Glasgow's ``stream_put``/``stream_assert``:
 
 * :func:`simulate` builds the simulator, adds the clock and the testbenches
   and fails with :class:`SimulationDeadline` instead of hanging;
-* :func:`stream_put` (source, idle cycles from ``tb.pauses``) and
+* :func:`stream_put` (source, idle cycles from ``tb.stimulus.pauses``) and
   :func:`stream_get` (sink with backpressure, checking the stream rules);
 * :func:`watch` logs the clock edges at which conditions held (transfers,
   accepted starts) on one time base, for latency and throughput checks, and
   :func:`collect` records an observation tap (e.g. the tile's ADC results);
 * :func:`write_params` loads NMPU parameters; :class:`ParamWriter` also
   writes at random cycles and mirrors the shadow bank;
-* :func:`drive_comparator` closes the SAR's analog loop with ``tb.closed_loop``
+* :func:`drive_comparator` closes the SAR's analog loop with ``tb.stream.closed_loop``
   and :func:`drive_starts` starts conversions.
 
 Timing convention: a testbench sets inputs after a clock edge; what counts is
@@ -38,8 +38,8 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.sim import Simulator
 
-from tb.closed_loop import ClosedLoop
-from tb.payload import Codec
+from tb.stream.closed_loop import ClosedLoop
+from tb.stream.payload import Codec
 
 __all__ = [
     "PERIOD",
@@ -157,7 +157,7 @@ async def stream_get(
     Checks the stream rule at every edge: a beat presented without transfer
     must still be presented, unchanged, at the next edge. Returns the
     transferred payloads in order as ``{field: int or int64 array}``
-    (``tb.payload.Codec``); ``ready`` is left low.
+    (``tb.stream.payload.Codec``); ``ready`` is left low.
     """
     codec = Codec(stream.payload.shape())
     got = []
