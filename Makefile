@@ -27,6 +27,7 @@ $(STAMP): pyproject.toml
 
 deps: $(STAMP)
 	@bash tools/ensure_apt.sh iverilog iverilog "cocotb simulations"
+	@bash tools/ensure_apt.sh ccache ccache "Verilator builds share their compiled C++"
 	@bash tools/ensure_apt.sh yosys yosys "synthesis with ABC"
 
 # Debian's Yosys (runs ABC; the PyPI WebAssembly build stops inside ABC here), for make ppa.
@@ -53,13 +54,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: deps deps-aihwkit lint
-	$(PY) -m pytest -n $(JOBS) $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --durations=15 $(PYTEST_ARGS)
 
 rtl: $(STAMP)
 	$(PY) -m tools.rtl --out build/rtl
 
 bench: deps
-	$(PY) -m tools.bench
+	$(PY) -m tools.benchmark
 
 # Paper configuration by default; PPA_ARGS="--columns 64 --lanes 16" scales it down.
 ppa: $(STAMP) deps-yosys

@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.framing import Framer
 from hw.param_store import ParamBanks
-from model.golden.nmpu import PARAM_FIELDS, NMPUConfig
+from model.nmpu import PARAM_FIELDS, NMPUConfig
 
 
 class LaneUnit(wiring.Component):

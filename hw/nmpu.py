@@ -33,7 +33,7 @@ from amaranth.lib.wiring import Out
 
 from hw.lane_unit import LaneUnit, input_stage
 from model.golden.fixed import bits_for
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 
 __all__ = ["NMPU", "ParamPortSignature"]
 

@@ -18,7 +18,7 @@ from amaranth.hdl import Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from model.golden.sar import SARConfig
+from model.sar import SARConfig
 
 
 class SAR(wiring.Component):

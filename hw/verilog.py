@@ -50,6 +50,15 @@ def to_verilog(component: wiring.Component, name: str) -> str:
     return drop_field_aliases(verilog.convert(component, name=name, emit_src=False))
 
 
+def port_names(component: wiring.Component) -> list[tuple[str, bool]]:
+    """(Verilog name, is an input) of every port :func:`to_verilog` gives ``component``,
+    clock and reset first: a signature path joined with ``__`` (``i__payload``)."""
+    ports = [("clk", True), ("rst", True)]
+    for path, member, _ in component.signature.flatten(component):
+        ports.append(("__".join(str(p) for p in path), member.flow == wiring.In))
+    return ports
+
+
 def write_verilog(component: wiring.Component, name: str, path) -> Path:
     """Write ``component`` as Verilog module ``name`` to ``path``; returns the path.
 

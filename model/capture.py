@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 from model.cli import ArgumentParser
-from model.flow.capture import SCHEMA_VERSION, Capture, load, save
+from model.flow.capture import FRONT_END_KEYS, SCHEMA_VERSION, Capture, load, save
 
-__all__ = ["SCHEMA_VERSION", "Capture", "load", "main", "save"]
+__all__ = ["FRONT_END_KEYS", "SCHEMA_VERSION", "Capture", "load", "main", "save"]
 
 
 def summary_line(name, cap: Capture) -> str:

@@ -1,6 +1,7 @@
-"""Public FP16-baseline API of DESIGN 7: ``from model.fp16 import NMPUConfig, fp16_unit``.
+"""Public FP16-baseline API (DESIGN 7): ``from model.fp16 import NMPUConfig, fp16_unit``.
 
-Implemented in ``model.golden.fp16`` (binary16 operators on raw bit patterns and the unit).
+Implemented in ``model.golden.fp16`` (binary16 operators on raw bit patterns and the
+unit). Code outside ``model/`` imports these names from here (tests/test_layout.py).
 """
 
 from model.golden.fp16 import (
@@ -9,7 +10,9 @@ from model.golden.fp16 import (
     fp16_from_int,
     fp16_ldexp,
     fp16_mul,
+    fp16_params_from_fixed,
     fp16_unit,
+    is_nan,
     to_int_rne,
 )
 from model.golden.nmpu import NMPUConfig
@@ -21,6 +24,8 @@ __all__ = [
     "fp16_from_int",
     "fp16_ldexp",
     "fp16_mul",
+    "fp16_params_from_fixed",
     "fp16_unit",
+    "is_nan",
     "to_int_rne",
 ]

@@ -51,3 +51,18 @@ def build_dir(request) -> Path:
     path = REPO / "build" / "tests" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """Start the simulator runs first, Verilator harness regressions (the longest) before the
+    rest, so pytest-xdist spreads them over the workers instead of leaving one for the end."""
+
+    def weight(item) -> int:
+        if item.get_closest_marker("cocotb") is None:
+            return 3
+        name = item.nodeid
+        if "verilator" in name and ("bulk" in name or "harness" in name):
+            return 0
+        return 1 if "verilator" in name else 2
+
+    items.sort(key=weight)  # stable: collection order within a weight

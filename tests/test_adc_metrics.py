@@ -1,4 +1,5 @@
-"""Independent checks of the ADC characterisation (model/analog/adc_metrics.py, tools/adc_report).
+"""Independent checks of the ADC characterisation (model/analog/adc_metrics.py and the
+report of model/flow/adc_report.py).
 
 Oracles: exact intervals of a noise-free binary SAR (brute force over every code),
 integer re-implementations of the SAR search (exact rationals), synthetic spectra with
@@ -350,12 +351,14 @@ def test_early_stop_error_within_ceil_half_skipped(cfg, kind, seed):
 
 # -- the report -----------------------------------------------------------------
 def test_report_json_and_plots(build_dir, seed):
-    from tools.adc_report import main
+    from model.flow.adc_report import write_report
 
     out = build_dir / "reports"
-    args = ["--out", str(out), "--columns", "8", "--mismatch", "0.08", "--offset", "1.0"]
-    assert main([*args, "--noise", "0.3", "--seed", str(seed % 1000), "--per-code", "16"]) == 0
+    settings = {"columns": 8, "mismatch": 0.08, "offset": 1.0, "noise": 0.3, "per_code": 16}
+    returned, lines = write_report(out, seed=seed % 1000, **settings)
     rep = json.loads((out / "adc_report.json").read_text())
+    assert rep["static"]["summary"] == returned["static"]["summary"]
+    assert lines[0].startswith("SAR instance: mismatch=0.08") and len(lines) == 7 + 8
     for name in ("histogram", "transfer_error", "dnl", "inl", "spectrum", "enob"):
         assert (out / f"sar_{name}.png").stat().st_size > 10_000
     per_col = rep["static"]["per_column"]

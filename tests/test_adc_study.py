@@ -6,8 +6,14 @@ import json
 
 import pytest
 
-from model.flow import digits
-from tools import adc_study
+pytest.importorskip(
+    "torch", reason="the ADC study trains with torch: install it with `make deps-aihwkit`"
+)
+
+from flows.adc_study import run_study  # noqa: E402
+from model.flow import digits  # noqa: E402
+from model.flow.adc_study import study_config  # noqa: E402
+from tools.adc_study import main as adc_study_main  # noqa: E402
 
 FIELDS = (
     "training",
@@ -24,12 +30,13 @@ FIELDS = (
 
 
 @pytest.mark.cocotb
-def test_quick_study_report_and_rtl_row(build_dir, capsys):
+def test_quick_study_report_and_rtl_row(build_dir):
     out = build_dir / "reports"
-    assert adc_study.main(["--quick", "--out", str(out), "--rtl-sim", "icarus"]) == 0
-    text = capsys.readouterr().out
-    assert "seed 0" in text
+    log: list[str] = []
+    returned = run_study(study_config(0, quick=True, rtl_sims=("icarus",)), out, log=log.append)
+    assert log[0].startswith("adc-study: seed 0") and returned["seed"] == 0
     report = json.loads((out / "adc_study.json").read_text())
+    assert (out / "adc_study.md").read_text().startswith("| network | ADC |")
     assert (out / "adc_study.png").stat().st_size > 10_000
     float_acc = digits.float_accuracy(digits.get_mlp())
     assert report["float_accuracy"] == pytest.approx(float_acc, abs=1e-12)
@@ -75,3 +82,9 @@ def test_quick_study_report_and_rtl_row(build_dir, capsys):
     assert checked[0]["rtl_mismatches"] == 0 and checked[0]["rtl"]["icarus"]["vectors"] == 16
     assert not any(r["rtl_mismatches"] for r in rows if not r["rtl_checked"])
     assert report["goals"]["mlp"]["per_active_steps"]["4"]["chip_goal_met"] is True
+
+
+def test_negative_seed_is_one_line(capsys):
+    assert adc_study_main(["--quick", "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: --seed must be >= 0, not -1\n", err

@@ -314,19 +314,19 @@ def assert_regenerates(path: Path, atol: float, tmp_dir: Path) -> None:
     (BLAS kernels differ between CPU types in the last bits). On one machine
     the regenerated file is byte-identical, which the second half checks.
     """
-    from tools.capture import build, parse_args
+    from model.flow.digits_capture import CaptureSettings, build
 
     cap = capture.load(path)
-    argv = cap.provenance["command"].split()[3:]
     mlp_cache = str(REPO / "captures" / "digits_mlp.npz")
-    kw = build(parse_args([*argv, "--mlp-cache", mlp_cache]))
+    settings = CaptureSettings.from_command(cap.provenance["command"], mlp_cache=mlp_cache)
+    kw = build(settings)
     for name in ("scale", "offset", "bn_scale", "bn_offset", "labels"):
         np.testing.assert_array_equal(kw[name], getattr(cap, name), err_msg=name)
     np.testing.assert_allclose(kw["analog"], cap.analog, rtol=0, atol=atol)
     np.testing.assert_allclose(kw["reference"], cap.reference, rtol=0, atol=atol * 1e3)
     assert kw["sar_config"] == cap.sar_config and kw["nmpu_config"] == cap.nmpu_config
     assert kw["scaling"] == pytest.approx(cap.scaling)
-    again = build(parse_args([*argv, "--mlp-cache", mlp_cache]))
+    again = build(settings)
     a = capture.save(tmp_dir / "a.npz", **kw)
     b = capture.save(tmp_dir / "b.npz", **again)
     assert a.read_bytes() == b.read_bytes(), "same seed and arguments must give identical bytes"
@@ -334,3 +334,17 @@ def assert_regenerates(path: Path, atol: float, tmp_dir: Path) -> None:
 
 def test_builtin_capture_regenerates(tmp_path):
     assert_regenerates(COMMITTED["builtin"], atol=1e-12, tmp_dir=tmp_path)
+
+
+def test_stored_command_reads_back_to_the_same_settings():
+    """``provenance.command`` is ``CaptureSettings.command_line()``; ``from_command`` is its
+    inverse (the regeneration tests rely on it), and refuses anything else."""
+    from model.flow.digits_capture import CaptureSettings
+
+    for path in (*COMMITTED.values(), REPO / "captures" / "builtin_digits_256.npz"):
+        command = capture.load(path).provenance["command"]
+        assert CaptureSettings.from_command(command).command_line() == command
+    with pytest.raises(ValueError, match="unknown option '--colour'"):
+        CaptureSettings.from_command("python -m tools.capture --colour red")
+    with pytest.raises(ValueError, match="not a python -m tools.capture command line"):
+        CaptureSettings.from_command("python -m tools.sim --seed 1")

@@ -17,7 +17,7 @@ from amaranth.sim import Simulator
 from hw.fp16 import ops
 from hw.fp16.unit import FP16Unit
 from model.golden import fp16 as golden
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 from tb.pysim.testbench import ParamWriter, simulate, stream_get, stream_put, wait_until, watch
 from tb.stimulus.catalogue import NMPU_CONFIGS
 from tb.stimulus.fp16 import (

@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from hw.fp16.unit import FP16Unit
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 from tb.runner import SIMULATORS, run_bench
 from tb.stimulus.catalogue import NMPU_CONFIGS
 from tests.test_nmpu_cocotb import assert_every_test_clean

@@ -15,8 +15,17 @@ import numpy as np
 import pytest
 from apytypes import APyFloatArray
 
-from model.fp16 import NMPUConfig, fp16_add, fp16_from_int, fp16_mul, fp16_unit, to_int_rne
-from model.golden.fp16 import QNAN, fp16_ldexp, is_nan
+from model.fp16 import (
+    QNAN,
+    NMPUConfig,
+    fp16_add,
+    fp16_from_int,
+    fp16_ldexp,
+    fp16_mul,
+    fp16_unit,
+    is_nan,
+    to_int_rne,
+)
 from tb.stimulus.catalogue import NMPU_CONFIGS
 from tb.stimulus.fp16 import (
     SPECIAL_PATTERNS,

@@ -8,7 +8,7 @@ import pytest
 from hw.fp16.ops import FP16Add, FP16Mul
 from hw.fp16.unit import FP16Unit
 from hw.verilog import write_verilog
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 from tests.test_rtl import lint
 
 COMPONENTS = {

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from model.analog import crossbar as X
-from model.analog.sar_frontend import AnalogFrontEnd
 from model.flow import capture, importer
 from model.flow import digits as D
-from model.golden.nmpu import nmpu
 from model.golden.tile import adc_codes, nmpu_input
+from model.nmpu import nmpu
+from model.sar import AnalogFrontEnd
 from tools.capture import main as capture_main
 
 

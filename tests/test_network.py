@@ -1,4 +1,4 @@
-"""The whole digits network on the tile (model.flow.network, tools.network): every layer
+"""The whole digits network on the tile (model.flow.network, flows.network): every layer
 through crossbar, SAR and NMPU, the hardware's activations feeding the next layer, each
 layer co-verified on the RTL with the RTL outputs of the layer before as its inputs."""
 
@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from model.flow import capture, digits, network
-from tools.network import REPO
+from model.flow import capture, digits_network, network
+from tb.runner import HW_OUT_FILE
 from tools.network import main as network_main
 
 #: The small configuration: the committed 64-32-10 MLP, 32 columns in 8 lanes, then
@@ -22,18 +22,7 @@ SMALL = ["--network", "mlp32", "--lanes", "8,2"]
 def mlp32_run():
     """The 64-32-10 MLP calibrated on the training split, golden chain on the whole test
     split (450 vectors; numpy only, about a second)."""
-    mlp = digits.MLP.load(REPO / "captures" / "digits_mlp.npz")
-    d = digits.load_data()
-    layers = [(mlp.w1, mlp.b1), (mlp.w2, mlp.b2)]
-    return network.build(
-        layers,
-        network.InputSpec("signed", dac_bits=8),
-        d.x_train,
-        d.y_train,
-        d.x_test,
-        d.y_test,
-        network.NetworkOptions(lanes=(8, 2)),
-    )
+    return digits_network.build("mlp32", lanes=(8, 2))
 
 
 def test_golden_chain_accuracy_near_float(mlp32_run):
@@ -113,7 +102,7 @@ def test_every_layer_on_the_rtl_chained(seed, build_dir, capsys):
         assert row["vectors_checked"] == vectors
     assert summary["rtl_accuracy"] == summary["golden_accuracy"]
     # Layer 1's capture holds the analog reads of the RTL's layer-0 outputs.
-    hw0 = np.load(build_dir / "layer0" / "hw_out.npy")
+    hw0 = np.load(build_dir / "layer0" / HW_OUT_FILE)
     cap1 = capture.load(build_dir / "layer1.npz")
     assert "RTL outputs of layer 0" in cap1.provenance["inputs"]
     assert hw0.shape == (vectors, 32) and cap1.analog.shape == (vectors, 2, 10)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hw.nmpu import NMPU
-from model.golden.nmpu import PARAM_FIELDS, NMPUConfig, nmpu
+from model.nmpu import PARAM_FIELDS, NMPUConfig, nmpu
 from tb.pysim.testbench import (
     ParamWriter,
     clocks,

@@ -16,7 +16,7 @@ from amaranth.hdl import ResetInserter, Signal
 
 from hw.nmpu import NMPU
 from model.golden.framing import Position, frame
-from model.golden.nmpu import nmpu
+from model.nmpu import nmpu
 from tb.pysim.testbench import clocks, simulate, stream_get, stream_put, write_params
 from tb.stimulus.catalogue import NMPU_CONFIGS
 from tb.stimulus.nmpu import input_beats, random_codes, random_params

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from model.golden.nmpu import NMPUConfig
-from tools.ppa import main as ppa_main
-from tools.ppa import storage_bits
+from flows.ppa import run_ppa, summary
+from flows.synthesis import storage_bits
+from model.nmpu import NMPUConfig
 
 REPO = Path(__file__).resolve().parent.parent
 FIELDS = (
@@ -36,9 +36,9 @@ def yosys():
     return shutil.which("yosys")
 
 
-def test_quick_ppa_report(yosys, build_dir, capsys):
-    assert ppa_main(["--lane-only", "--no-sweep", "--out", str(build_dir)]) == 0
-    printed = capsys.readouterr().out
+def test_quick_ppa_report(yosys, build_dir):
+    returned, rows = run_ppa(build_dir, lane_only=True, sweep=False)
+    printed = "\n".join(summary(returned, rows))
     report = json.loads((build_dir / "ppa.json").read_text())
     assert (build_dir / "ppa.png").stat().st_size > 1000
     cfg = NMPUConfig(columns=4, lanes=1)

@@ -13,11 +13,11 @@ from amaranth.lib import data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.golden.nmpu import NMPUConfig, nmpu
+from model.nmpu import NMPUConfig, nmpu
 from tb.harness.common import CORE, add_memory_dump
 from tb.harness.write_replay import WriteReplay
+from tb.harness_benches.bulk import read_dump
 from tb.stimulus.nmpu import random_codes, random_params
-from tb.stream.bench import read_dump
 from tb.stream.payload import Codec
 
 

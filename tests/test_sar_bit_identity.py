@@ -29,8 +29,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import model.golden.sar as golden_sar
-from model.analog.sar_frontend import AnalogFrontEnd, counter_normal
-from model.golden.sar import SARConfig, sar_convert
+from model.analog.sar_frontend import counter_normal
+from model.sar import AnalogFrontEnd, SARConfig, sar_convert
 from tb.stimulus.catalogue import REDUNDANT_10
 
 # -- the reference: the model's definition, one plain pass per operation ------------------

@@ -21,12 +21,11 @@ import pytest
 from amaranth.hdl import UnusedElaboratable
 
 from model.analog.integer_frontend import IntegerFrontEnd
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.sar import SARConfig
+from model.sar import AnalogFrontEnd, SARConfig
 from tb.harness.comparator import IntegerComparator
 from tb.harness.sar import SARHarness
 from tb.pysim.testbench import simulate
-from tb.runner import CocotbFailure, run_bench
+from tb.runner import SUMMARY_FILE, CocotbFailure, run_bench
 from tb.stimulus.catalogue import REDUNDANT_10
 from tb.stimulus.pauses import PATTERNS
 from tb.stream.payload import Codec
@@ -182,6 +181,6 @@ def test_sar_harness_reports_a_wrong_expectation(stage, seed, build_dir):
     with pytest.raises(CocotbFailure):  # a failed cocotb test fails the run
         # Icarus: the failure path is the same on both simulators and Icarus builds in seconds.
         run_sar("icarus", seed, build_dir, 60, corrupt=corrupt, pairs=[["random", "bursty"]])
-    (f,) = [json.loads(line) for line in (build_dir / "summary.jsonl").read_text().splitlines()]
+    (f,) = [json.loads(line) for line in (build_dir / SUMMARY_FILE).read_text().splitlines()]
     assert f["mismatches"] == 1, f
     assert f["errors"][0].startswith(f"conversion 37 column 5 stage {stage}:"), f["errors"]

@@ -1,4 +1,4 @@
-"""``make sim`` (tools.sim / tools.sim_capture) around the simulation: build folders, the size
+"""``make sim`` (tools.sim / flows.sim_capture) around the simulation: build folders, the size
 guard, accuracy with the capture's own network, the error PNG, the mismatch report, waves,
 progress lines."""
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from flows import sim_capture
 from model.flow import capture
-from tb.runner import CocotbFailure, RunResult, waves_requested
+from tb.runner import SUMMARY_FILE, CocotbFailure, RunResult, waves_requested
 from tb.stream.progress import Progress, format_seconds
 from tests.test_capture import _valid_kwargs
-from tools import sim_capture
 from tools.sim import main as sim_main
 
 
@@ -53,8 +53,8 @@ def test_error_plot_writes_a_png(tmp_path, seed):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
 
 
-def test_mismatch_prints_summary_and_first_mismatches(tmp_path, seed, capsys, monkeypatch):
-    """A failing bench: the figures and the first mismatches are printed, then FAIL (1)."""
+def test_mismatch_reports_summary_and_first_mismatches(tmp_path, seed, monkeypatch):
+    """A failing bench: the figures and the first mismatches are reported, then FAIL (1)."""
     kw = _valid_kwargs(seed)
     path = capture.save(tmp_path / "m.npz", **kw)
     errors = [f"activation: vector {v} beat 0 column 3 data: expected 4, got 5" for v in range(12)]
@@ -64,13 +64,15 @@ def test_mismatch_prints_summary_and_first_mismatches(tmp_path, seed, capsys, mo
         fig = {"vectors": 5, "columns": 8, "conversions": 5, "adc_values_checked": 80,
                "activation_values_checked": 50, "adc_mismatches": 0, "cycles": 100,
                "activation_mismatches": 12, "errors": errors, "seconds": 1.0}  # fmt: skip
-        (build_dir / "summary.jsonl").write_text(json.dumps(fig) + "\n")
+        (build_dir / SUMMARY_FILE).write_text(json.dumps(fig) + "\n")
         res = RunResult(1, 1, 0.1, 0.2, build_dir / "results.xml")
         raise CocotbFailure("icarus: 1 of 1 cocotb tests failed", res)
 
     monkeypatch.setattr(sim_capture, "run_tile_capture", failing)
-    status = sim_capture.run_capture("icarus", path, 1, build_root=tmp_path / "b")
-    out = capsys.readouterr().out
+    status, lines = sim_capture.run_capture(
+        "icarus", capture.load(path), 1, build_root=tmp_path / "b"
+    )
+    out = "\n".join(lines) + "\n"
     assert status == 1
     assert "mismatches         : 12 (ADC codes or decisions 0, activations 12)" in out, out
     assert out.count("  mismatch         : activation: vector") == sim_capture.SHOW_MISMATCHES
@@ -102,25 +104,26 @@ def test_progress_lines_rate_and_time_left():
     assert format_seconds(75) == "1 min 15 s" and format_seconds(4000) == "1 h 06 min"
 
 
-def tiny_capture(tmp_path, seed, vectors, capsys) -> Path:
-    """A 16 -> 8 layer's random arrays through ``tools.capture import`` (4 lanes, no head)."""
-    from tools.capture import main as capture_main
+def tiny_capture(tmp_path, seed, vectors) -> Path:
+    """A 16 -> 8 layer's random arrays through the import (``model.flow.importer``, as
+    ``tools.capture import`` does it; 4 lanes, no head)."""
+    from model.flow import importer
 
     rng = np.random.default_rng(seed)
     w = rng.normal(scale=0.3, size=(16, 8))
     x = rng.uniform(-1, 1, size=(vectors, 16))
     src = tmp_path / "src.npz"
     np.savez(src, analog_mac=x @ w, ideal_mac=x @ w)
-    cap = tmp_path / "tiny.npz"
-    assert capture_main(["import", str(src), "--out", str(cap), "--lanes", "4"]) == 0
-    capsys.readouterr()
-    return cap
+    imported = importer.import_arrays(
+        importer.read_source(src), importer.ImportOptions(lanes=4), provenance={"source": str(src)}
+    )
+    return capture.save(tmp_path / "tiny.npz", **imported.capture)
 
 
 @pytest.mark.cocotb
 def test_waves_file_written_and_named(tmp_path, seed, capsys):
     """make sim WAVES=1 on a tiny imported capture: an FST file, its path printed."""
-    cap = tiny_capture(tmp_path, seed, 12, capsys)
+    cap = tiny_capture(tmp_path, seed, 12)
     argv = ["--capture", str(cap), "--waves", "--build-dir", str(tmp_path / "b")]
     assert sim_main(argv) == 0
     out = capsys.readouterr().out
@@ -140,7 +143,7 @@ def test_unit_conflicts_with_synthetic(capsys):
 def test_unit_fp16_runs_the_fp16_tile_in_its_own_build_folder(tmp_path, seed, capsys):
     """make sim UNIT=fp16: the FP16 baseline in the tile, bit-exact with its golden chain,
     built beside (not over) the fixed-point tile of the same capture."""
-    cap = tiny_capture(tmp_path, seed, 10, capsys)
+    cap = tiny_capture(tmp_path, seed, 10)
     assert sim_main(["--capture", str(cap), "--unit", "fp16", "--build-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "post-processing    : FP16 baseline unit" in out and "mismatches         : 0" in out

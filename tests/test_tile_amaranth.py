@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 
 from hw.tile import TilePeriphery
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.sar import decision_masks
 from model.golden.tile import tile
+from model.sar import AnalogFrontEnd, decision_masks
 from tb.pysim.testbench import (
     collect,
     drive_comparator,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.flow.capture import load
+from model.capture import load
 from tb.runner import SIMULATORS, run_tile_capture
 from tools.sim import main as sim_main
 

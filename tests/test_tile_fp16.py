@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.flow.capture import load
-from model.golden.fp16 import fp16_params_from_fixed, fp16_unit
-from model.golden.nmpu import NMPUConfig
+from model.capture import load
+from model.fp16 import fp16_params_from_fixed, fp16_unit
 from model.golden.tile import nmpu_input, tile
+from model.nmpu import NMPUConfig
+from model.sar import AnalogFrontEnd
 from tb.runner import SIMULATORS, run_tile_capture
 
 REPO = Path(__file__).resolve().parent.parent

@@ -25,12 +25,11 @@ from model.analog.integer_frontend import (
     STEP_KEY,
     IntegerFrontEnd,
 )
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.nmpu import NMPUConfig
-from model.golden.sar import SARConfig, ideal_codes, sar_convert
 from model.golden.tile import TileConfig
+from model.nmpu import NMPUConfig
+from model.sar import AnalogFrontEnd, SARConfig, ideal_codes, sar_convert
 from tb.harness.tile import TileHarness
-from tb.runner import CocotbFailure, run_bench
+from tb.runner import SUMMARY_FILE, CocotbFailure, run_bench
 from tb.stimulus.catalogue import REDUNDANT_10
 
 M = 0xFFFFFFFF
@@ -174,6 +173,6 @@ def test_tile_harness_reports_a_wrong_expectation(stage, seed, build_dir):
     with pytest.raises(CocotbFailure):  # a failed cocotb test fails the run
         # Icarus: the failure path is the same on both simulators and Icarus builds in seconds.
         run_small("icarus", seed, build_dir, 40, corrupt=corrupt, pairs=[["random", "bursty"]])
-    (f,) = [json.loads(line) for line in (build_dir / "summary.jsonl").read_text().splitlines()]
+    (f,) = [json.loads(line) for line in (build_dir / SUMMARY_FILE).read_text().splitlines()]
     assert f["mismatches"] == 1, f
     assert f["errors"][0].startswith(f"vector 37 column 5 stage {stage}"), f["errors"]

@@ -11,8 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from model.capture import FRONT_END_KEYS
 from model.cli import ArgumentParser
-from model.flow.capture import FRONT_END_KEYS
 
 __all__ = [
     "FRONT_END_TERMS",

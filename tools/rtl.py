@@ -14,37 +14,16 @@ JSON beside them.
 ``--*-config`` takes a JSON object of config fields (the same dict that
 capture files carry); ``--*-set key=value`` overrides one field, the value
 parsed as JSON when it parses (numbers, booleans, lists) and as a string
-otherwise. Invalid configs fail with the config's own error naming the field.
+otherwise. Invalid configs fail with the config's own error naming the field (exit
+status 2, one line). The Verilog is written by ``flows.rtl``; this is the command line.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from tools.cli import ArgumentParser, UsageError, run, user_input
-
-
-def config_dict(path: str | None, sets: list[str], what: str) -> dict:
-    """Merge a JSON config file and ``key=value`` overrides into one dict."""
-    d: dict = {}
-    if path:
-        try:
-            d = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise UsageError(f"{what} config file {path}: {exc}") from None
-        if not isinstance(d, dict):
-            raise UsageError(f"{what} config file {path}: top level must be an object")
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(f"--{what}-set takes key=value, not {item!r}")
-        try:
-            d[key] = json.loads(value)
-        except json.JSONDecodeError:
-            d[key] = value
-    return d
+from tools.cli import ArgumentParser, config_dict, run, user_input
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,35 +40,14 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--sar-set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
 
-    from hw.nmpu import NMPU
-    from hw.sar import SAR
-    from hw.tile import TilePeriphery
-    from hw.verilog import write_verilog
-    from model.golden.nmpu import NMPUConfig
-    from model.golden.sar import SARConfig
-    from model.golden.tile import TileConfig
+    from flows.rtl import write_blocks
+    from model.nmpu import NMPUConfig
+    from model.sar import SARConfig
 
-    out = Path(args.out)
     with user_input():
         nmpu_cfg = NMPUConfig.from_dict(config_dict(args.nmpu_config, args.nmpu_set, "nmpu"))
         sar_cfg = SARConfig.from_dict(config_dict(args.sar_config, args.sar_set, "sar"))
-
-    def write(name: str, component, cfg_dict: dict, note: str) -> None:
-        write_verilog(component, name, out / f"{name}.v")
-        (out / f"{name}.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
-        print(f"wrote {out / name}.v ({note}) and {name}.json")
-
-    nmpu = NMPU(nmpu_cfg)
-    write("nmpu", nmpu, nmpu_cfg.to_dict(), f"latency {nmpu.latency} clocks")
-    sar = SAR(sar_cfg)
-    write("sar", sar, sar_cfg.to_dict(), f"{sar.period_at(sar_cfg.steps)} clocks per conversion")
-    try:
-        tile_cfg = TileConfig(sar_cfg, nmpu_cfg)
-    except ValueError as exc:
-        print(f"note: no tile.v: {exc}")
-        return 0
-    tile = TilePeriphery(tile_cfg)
-    write("tile", tile, tile_cfg.to_dict(), f"SAR -> NMPU, latency {tile.latency} clocks")
+    write_blocks(Path(args.out), nmpu_cfg, sar_cfg, log=print)
     return 0
 
 

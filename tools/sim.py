@@ -9,16 +9,18 @@ Two stimuli:
 * ``--synthetic``: the NMPU alone at its paper-default configuration on a
   seeded random stimulus (``tb/benches/nmpu.py``).
 
-Exit status is non-zero on any mismatch.
+The work is done by ``flows.sim_capture`` and ``flows.sim_synthetic``; this is the
+command line. Exit status is non-zero on any mismatch (1), 2 with one line on stderr for
+invalid input.
 """
 
 from __future__ import annotations
 
-import json
+import functools
 import sys
-import time
 from pathlib import Path
 
+from flows.sim_capture import DEFAULT_CAPTURE, check_size, run_capture
 from tb.runner import SIMULATORS
 from tools.cli import (
     FRONT_END_TERMS,
@@ -29,44 +31,12 @@ from tools.cli import (
     user_input,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_CAPTURE = REPO / "captures" / "builtin_digits.npz"
 
-
-def run_synthetic(sim: str, seed: int, vectors: int) -> int:
-    """NMPU alone, default config, seeded random stimulus (the NMPU issue's ``make sim``)."""
-    from hw.nmpu import NMPU
-    from model.golden.nmpu import NMPUConfig
-    from tb.runner import run_bench
-
-    cfg = NMPUConfig()
-    t0 = time.perf_counter()
-    result, figures = run_bench(
-        "nmpu", NMPU(cfg), sim=sim, build_dir=REPO / "build" / "sim" / "nmpu", seed=seed,
-        settings={"config": cfg.to_dict(), "vectors": vectors},
-    )  # fmt: skip
-    wall = time.perf_counter() - t0
-    total = {k: sum(f[k] for f in figures) for k in ("vectors", "beats_in", "beats_out")}
-    checked = sum(f["output_values_checked"] for f in figures)
-    mismatches = sum(f["output_mismatches"] for f in figures)
-    full = next(f for f in figures if f["test"] == "full_rate")
-    print("== make sim: NMPU co-verification on a synthetic stimulus ==")
-    print(f"simulator        : {sim}")
-    print(f"config           : {json.dumps(cfg.to_dict())}")
-    print(f"seed             : {seed}")
-    print(
-        f"cocotb tests     : {result.tests} run, {result.failed} failed "
-        "(full rate, idle x backpressure x parameter writes, saturation corners)"
-    )
-    print(f"vectors checked  : {total['vectors']}")
-    print(
-        f"beats checked    : {total['beats_in']} in, {total['beats_out']} out "
-        f"({checked} output values)"
-    )
-    print(f"mismatches       : {mismatches}")
-    print(f"speed (full rate): {full['beats_in'] / full['seconds']:.0f} input beats/s")
-    print(f"wall time        : {wall:.1f} s (build {result.build_seconds:.1f} s)")
-    return 0 if mismatches == 0 and result.failed == 0 else 1
+def show(result: tuple[int, list[str]]) -> int:
+    """Print a run's report lines; return its exit status."""
+    status, lines = result
+    print("\n".join(lines))
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,16 +86,17 @@ def _main(argv: list[str] | None) -> int:
                 "--synthetic runs the NMPU alone: it takes no --capture, --adc-*, --waves, "
                 "--allow-large or --unit"
             )
-        return run_synthetic(args.sim, args.seed, args.vectors)
+        from flows.sim_synthetic import run_synthetic
+
+        return show(run_synthetic(args.sim, args.seed, args.vectors))
     if args.adc_ideal and (any(adc_values) or args.adc_seed):
         raise UsageError(
             "--adc-ideal conflicts with --adc-mismatch/offset/noise/gain/compression/seed"
         )
     if args.adc_seed and not any(adc_values):
         raise UsageError("--adc-seed needs --adc-mismatch/offset/noise/gain/compression")
-    from model.analog.sar_frontend import AnalogFrontEnd
-    from model.flow.capture import load
-    from tools.sim_capture import check_size, run_capture
+    from model.capture import load
+    from model.sar import AnalogFrontEnd
 
     fe = {} if args.adc_ideal else None
     if any(adc_values):
@@ -137,16 +108,18 @@ def _main(argv: list[str] | None) -> int:
         if fe:
             AnalogFrontEnd.sample(cap.sar_config, **fe)
         check_size(cap, args.allow_large)
-    return run_capture(
+    report = run_capture(
         args.sim,
-        capture,
+        cap,
         args.seed,
         front_end=fe,
         build_root=Path(args.build_dir) if args.build_dir else None,
         waves=args.waves,
         allow_large=args.allow_large,
         unit=args.unit,
+        log=functools.partial(print, flush=True),
     )
+    return show(report)
 
 
 if __name__ == "__main__":

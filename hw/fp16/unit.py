@@ -26,7 +26,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import Out
 
 from hw.lane_unit import LaneUnit, input_stage
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 
 from . import ops
 

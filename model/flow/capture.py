@@ -500,4 +500,3 @@ def load(path: str | Path) -> Capture:
         scaling=meta["scaling"],
         path=str(path),
     )
-

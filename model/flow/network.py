@@ -52,10 +52,10 @@ from model.analog import crossbar
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.flow import calibration, importer
 from model.flow.calibration import CALIBRATION_INDEX
+from model.flow.digits_capture import CaptureSettings
 from model.flow.head import make_head
 from model.golden.nmpu import nmpu
 from model.golden.tile import TileConfig, adc_codes, nmpu_input, tile
-
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,7 @@ class NetworkOptions:
     max_lanes: int = 64
     seed: int = 1
     t_inference: float = 3600.0
-    front_end: dict = field(
-        default_factory=lambda: {"mismatch": 0.02, "offset": 0.5, "noise": 0.3, "seed": 1}
-    )
+    front_end: dict = field(default_factory=lambda: CaptureSettings().front_end())
     slice_bits: int = 4
     act_percentile: float = 99.9
 

@@ -25,8 +25,8 @@ import numpy as np
 
 from hw.fp16.unit import FP16Unit
 from hw.nmpu import NMPU
-from model.golden.fp16 import fp16_unit
-from model.golden.nmpu import NMPUConfig, nmpu
+from model.fp16 import fp16_unit
+from model.nmpu import NMPUConfig, nmpu
 from tb.stimulus.fp16 import (
     FP16PortView,
     extreme_fp16_params,

@@ -19,8 +19,7 @@ import cocotb
 import numpy as np
 
 from hw.sar import SAR
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.sar import SARConfig, decision_masks, sar_convert
+from model.sar import AnalogFrontEnd, SARConfig, decision_masks, sar_convert
 from tb.stimulus.pauses import PATTERNS, pauses
 from tb.stream.bench import Bench, report, settings
 from tb.stream.closed_loop import ClosedLoop

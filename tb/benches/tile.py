@@ -26,11 +26,10 @@ import cocotb
 import numpy as np
 
 from hw.tile import TilePeriphery
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.flow.capture import load
-from model.golden.fp16 import fp16_params_from_fixed
-from model.golden.sar import decision_masks
+from model.capture import load
+from model.fp16 import fp16_params_from_fixed
 from model.golden.tile import tile
+from model.sar import AnalogFrontEnd, decision_masks
 from tb.stimulus.fp16 import FP16PortView, raw_params
 from tb.stimulus.pauses import pauses
 from tb.stream.bench import Bench, report, settings

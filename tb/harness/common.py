@@ -20,7 +20,8 @@ from amaranth.hdl import (
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from model.golden.nmpu import NMPUConfig
+from hw.verilog import port_names
+from model.nmpu import NMPUConfig
 from tb.harness.write_replay import xorshift64
 
 # Why harnesses register their inputs and their reset: Verilator re-evaluates
@@ -67,10 +68,10 @@ def vpi_public(toplevel: str, harness, *, written=()) -> list[tuple[str, str, st
     write is re-evaluated like an input (see above). Memories the bench reads
     come back as files (:func:`add_memory_dump`), not over VPI.
     """
-    rows = [("public_flat_rw", toplevel, name) for name in ("clk", "rst")]
-    for path, member, _ in harness.signature.flatten(harness):
-        access = "public_flat_rw" if member.flow == In else "public_flat_rd"
-        rows.append((access, toplevel, "__".join(str(p) for p in path)))
+    rows = [
+        ("public_flat_rw" if is_input else "public_flat_rd", toplevel, name)
+        for name, is_input in port_names(harness)
+    ]
     rows += [("public_flat_rw", f"{toplevel}.{CORE}", name) for name in written]
     return rows
 

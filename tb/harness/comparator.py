@@ -27,7 +27,7 @@ from model.analog.integer_frontend import (
     STEP_KEY,
     column_keys,
 )
-from model.golden.sar import SARConfig
+from model.sar import SARConfig
 
 #: Width of the run-time noise scale (rms up to 2**24 * 147.8 / 2**16 fine units).
 SCALE_WIDTH = 24

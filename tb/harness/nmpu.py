@@ -35,7 +35,7 @@ from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from hw.nmpu import NMPU, ParamPortSignature
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 from tb.harness.common import (
     Pauses,
     add_param_writer,

@@ -29,7 +29,7 @@ from amaranth.lib.wiring import In, Out
 
 from hw.sar import SAR
 from model.analog.integer_frontend import NOISE_SHIFT
-from model.golden.sar import SARConfig
+from model.sar import SARConfig
 from tb.harness.common import (
     Pauses,
     add_recorder,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 
 MASK64 = (1 << 64) - 1
 

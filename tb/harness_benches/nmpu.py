@@ -21,7 +21,7 @@ import cocotb
 import numpy as np
 from amaranth.hdl import unsigned
 
-from model.golden.nmpu import NMPUConfig, nmpu
+from model.nmpu import NMPUConfig, nmpu
 from tb.harness.common import CORE
 from tb.harness.nmpu import NMPUHarness
 from tb.harness.write_replay import WriteReplay

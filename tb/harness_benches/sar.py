@@ -31,8 +31,7 @@ import cocotb
 import numpy as np
 
 from model.analog.integer_frontend import IntegerFrontEnd
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.sar import SARConfig, decision_masks, sar_convert
+from model.sar import AnalogFrontEnd, SARConfig, decision_masks, sar_convert
 from tb.harness.common import CORE
 from tb.harness.sar import SARHarness
 from tb.harness_benches.bulk import BulkRun, harness_clock, harness_seed, pattern_pairs

@@ -26,10 +26,9 @@ import numpy as np
 from amaranth.hdl import unsigned
 
 from model.analog.integer_frontend import IntegerFrontEnd
-from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.nmpu import NMPUConfig
-from model.golden.sar import SARConfig, decision_masks
 from model.golden.tile import TileConfig, tile
+from model.nmpu import NMPUConfig
+from model.sar import AnalogFrontEnd, SARConfig, decision_masks
 from tb.harness.common import CORE
 from tb.harness.tile import TileHarness
 from tb.harness.write_replay import WriteReplay

@@ -6,9 +6,9 @@ for Amaranth's Python simulator; the cocotb tier runs everything.
 
 from __future__ import annotations
 
-from model.golden.nmpu import NMPUConfig
-from model.golden.sar import SARConfig
 from model.golden.tile import TileConfig
+from model.nmpu import NMPUConfig
+from model.sar import SARConfig
 
 #: A sub-radix-2 (redundant) 10-step weight set for 8-bit codes: sums to 258 >= 255.
 REDUNDANT_10 = (112, 64, 36, 20, 12, 6, 4, 2, 1, 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.golden.fixed import QFormat
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 
 #: Operand patterns of every class, both signs: zeros, subnormals (smallest, largest, one
 #: between), the smallest normal, 1 and its neighbours, 1.5, 2, the largest finite value,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from model.golden.fixed import int_range
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 
 
 def _pick(rng: np.random.Generator, lo: int, hi: int, size: int, small: tuple[int, int]):

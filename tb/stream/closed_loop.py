@@ -13,7 +13,7 @@ import numpy as np
 from amaranth.hdl import unsigned
 from amaranth.lib import data
 
-from model.golden.sar import step_of
+from model.sar import step_of
 from tb.stream.payload import Codec, port_shape
 
 

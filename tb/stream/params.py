@@ -12,7 +12,7 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from model.golden.nmpu import NMPUConfig
+from model.nmpu import NMPUConfig
 from tb.stream.bench import Bench
 
 

@@ -1,11 +1,17 @@
 """``make sim`` on a capture: the tile's RTL against the golden chain, plus what it means
 for the network (error against the float reference, accuracy with the capture's own head).
 
+Why here: it runs the tile's RTL (``tb.runner.run_tile_capture``); ``tools.sim`` is its
+command line. :func:`run_capture` takes the capture already loaded (the command line
+loads and validates it once, before any build) and returns the exit status and the
+report lines.
+
 Results go to a build folder per capture, ``<build root>/<stem>-<hash>`` with the hash of
 the capture's resolved path, so two captures with one file name never share a folder
 (``--build-dir`` / ``make sim BUILD_DIR=...`` moves the root). Beside the simulator's
-files it holds ``hw_out.npy`` (the hardware's activations) and ``error_vs_float.png``
-(histograms of the hardware's error against the float reference, per column and overall).
+files (the result files of ``tb.runner``: the figures and the hardware's activations) it
+holds ``error_vs_float.png`` (histograms of the hardware's error against the float
+reference, per column and overall).
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from model.flow.capture import Capture, load
-from tb.runner import CocotbFailure, run_tile_capture
+from flows import REPO
+from model.capture import Capture
+from tb.runner import CocotbFailure, clear_results, read_results, run_tile_capture
 
-REPO = Path(__file__).resolve().parent.parent
+#: The capture ``make sim`` runs unless told otherwise.
+DEFAULT_CAPTURE = REPO / "captures" / "builtin_digits.npz"
 #: Default root of the per-capture build folders.
 BUILD_ROOT = REPO / "build" / "sim"
 #: Largest ``vectors * phases * columns`` one ``make sim`` runs without ``--allow-large``:
@@ -112,17 +120,9 @@ def front_end_line(front_end: dict, cap: Capture) -> str:
     return text + (" (as calibrated)" if front_end == calibrated else " (not the calibrated one)")
 
 
-def _read_partial(build: Path) -> tuple[dict | None, np.ndarray | None]:
-    """What a failed bench left: its figures line and the hardware activations, if any."""
-    summary, hw = build / "summary.jsonl", build / "hw_out.npy"
-    fig = json.loads(summary.read_text().splitlines()[0]) if summary.exists() else None
-    out = np.load(hw) if hw.exists() else None
-    return fig, out
-
-
 def run_capture(
     sim: str,
-    capture: Path,
+    cap: Capture,
     seed: int,
     front_end: dict | None = None,
     traffic: bool = True,
@@ -131,33 +131,36 @@ def run_capture(
     waves: bool = False,
     allow_large: bool = False,
     unit: str = "fixed",
-) -> int:
-    """Co-verify ``capture`` on ``sim``; print the figures; 0 iff no mismatch.
+    log=None,
+) -> tuple[int, list[str]]:
+    """Co-verify the loaded capture ``cap`` on ``sim``; returns the exit status (0 iff no
+    mismatch) and the report lines.
 
     ``front_end``: the ADC analog front end's ``AnalogFrontEnd.sample`` settings;
     ``None`` takes the one the capture was calibrated with (ideal if it records none),
     ``{}`` the ideal one. ``waves``: record a waveform (FST on Icarus, VCD on Verilator;
-    its path is printed). ``unit``: the tile's post-processing unit, ``fixed`` (the
+    its path is reported). ``unit``: the tile's post-processing unit, ``fixed`` (the
     NMPU) or ``fp16`` (the FP16 baseline with the calibration rounded to binary16).
+    ``log``: called with one line (the build folder) before the simulation starts.
     Raises ``ValueError`` (one line) for a capture above the size guard.
     """
     t0 = time.perf_counter()
-    cap = load(capture)
+    capture = Path(cap.path)
     check_size(cap, allow_large)
     if front_end is None:
         front_end = cap.adc_front_end or {}
     build = build_folder(capture, build_root, unit)
-    for stale in ("summary.jsonl", "hw_out.npy"):
-        (build / stale).unlink(missing_ok=True)
-    print(
-        f"make sim: {cap.vectors} vectors x {cap.phases} phase(s) x {cap.columns} columns on "
-        f"{sim}, build folder {build}",
-        flush=True,
-    )
+    clear_results(build)
+    if log is not None:
+        log(
+            f"make sim: {cap.vectors} vectors x {cap.phases} phase(s) x {cap.columns} columns "
+            f"on {sim}, build folder {build}"
+        )
     failure = None
     try:
         result, fig, hw_out = run_tile_capture(
             capture,
+            tile_config=cap.tile_config,
             sim=sim,
             build_dir=build,
             seed=seed,
@@ -169,7 +172,8 @@ def run_capture(
         )
     except CocotbFailure as exc:
         failure, result = exc, exc.result
-        fig, hw_out = _read_partial(build)
+        figures, hw_out = read_results(build)
+        fig = figures[0] if figures else None
     wall = time.perf_counter() - t0
     prov = cap.provenance
     lines = [
@@ -191,8 +195,7 @@ def run_capture(
         lines += [
             f"RESULT             : FAIL ({failure}; the bench wrote no figures)",
         ]
-        print("\n".join(lines))
-        return 1
+        return 1, lines
     mismatches = fig["adc_mismatches"] + fig["activation_mismatches"]
     lines += [
         f"vectors x columns  : {fig['vectors']} x {fig['columns']} "
@@ -227,5 +230,4 @@ def run_capture(
         "RESULT             : "
         + ("PASS" if mismatches == 0 and failure is None else f"FAIL ({failure or 'mismatch'})"),
     ]
-    print("\n".join(lines))
-    return 0 if mismatches == 0 and failure is None and result.failed == 0 else 1
+    return (0 if mismatches == 0 and failure is None and result.failed == 0 else 1), lines

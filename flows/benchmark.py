@@ -1,26 +1,32 @@
 """``make bench``: simulation speed and golden-model throughput, as medians of repeats.
 
 Speed figures live here, never in timed unit tests: the machines are shared
-and noisy. Every figure is the median of ``--repeats`` runs in this one
+and noisy. Every figure is the median of ``repeats`` runs in this one
 process (the closed-loop ``tile32`` rows: one run, it is long on Icarus), and
 ratios are taken between medians of the same run.
+
+Why here: the figures come from the RTL on both simulators (``tb.runner``: the
+per-clock benches, the bulk harnesses, the closed-loop tile) and from the golden
+models; :func:`run_benchmarks` is the whole set, ``tools.benchmark`` its command line.
+(A *bench* is a testbench in ``tb/``; this is the *benchmark*.)
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from model.golden.nmpu import NMPUConfig
-from tools.cli import ArgumentParser
+from flows import REPO
+from flows.sim_capture import DEFAULT_CAPTURE
+from model.nmpu import NMPUConfig
 
-REPO = Path(__file__).resolve().parent.parent
 BUILD = REPO / "build" / "bench"
+#: Where ``make bench`` writes its rows (``--out``).
+DEFAULT_OUT = REPO / "build" / "reports" / "bench.json"
 
 
 #: Default vectors per repeat of the per-clock NMPU bench: about a second on each simulator.
@@ -38,9 +44,8 @@ def median_seconds(fn, repeats: int) -> float:
 
 def bench_models(repeats: int) -> list[dict]:
     """Golden-model throughput at the paper-default configurations."""
-    from model.analog.sar_frontend import AnalogFrontEnd
-    from model.golden.nmpu import nmpu
-    from model.golden.sar import SARConfig, sar_convert
+    from model.nmpu import nmpu
+    from model.sar import AnalogFrontEnd, SARConfig, sar_convert
     from tb.stimulus.nmpu import random_codes, random_params
 
     rng = np.random.default_rng(0)
@@ -113,8 +118,8 @@ def bench_tile_harness(sim: str, vectors: int) -> dict:
     """The 256-column tile (paper NMPU: 64 lanes) through the tile harness in closed loop
     with the integer front end (mismatch, offset, noise), full rate (no idle, no
     backpressure, no parameter writes, full conversions); read-back and scoring included."""
-    from model.golden.sar import SARConfig
     from model.golden.tile import TileConfig
+    from model.sar import SARConfig
     from tb.harness.tile import TileHarness
     from tb.runner import run_bench
 
@@ -145,7 +150,7 @@ def bench_sar_harness(sim: str, conversions: int) -> dict:
     """The default SAR (256 columns, ``SARConfig()``) through the SAR harness in closed loop
     with the integer front end (mismatch, offset, noise), full rate (no idle, no
     backpressure, full conversions); read-back and scoring included."""
-    from model.golden.sar import SARConfig
+    from model.sar import SARConfig
     from tb.harness.sar import SARHarness
     from tb.runner import run_bench
 
@@ -173,49 +178,39 @@ def bench_tile_rtl(sim: str) -> dict:
     """Closed-loop tile on the default capture (one run; it is long on Icarus)."""
     from tb.runner import run_tile_capture
 
-    capture = REPO / "captures" / "builtin_digits.npz"
-    _, fig, _ = run_tile_capture(capture, sim=sim, build_dir=BUILD / "tile", seed=1)
+    _, fig, _ = run_tile_capture(DEFAULT_CAPTURE, sim=sim, build_dir=BUILD / "tile", seed=1)
     return fig
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--vectors",
-        type=int,
-        default=None,
-        help="NMPU vectors per repeat of the per-clock bench (default: 100 on Icarus, 2000 on"
-        " Verilator, about a second each: 0.1 s Verilator runs varied 1.6x between runs)",
-    )
-    parser.add_argument(
-        "--tile-vectors",
-        type=int,
-        default=20_000,
-        help="vectors through the 256-column tile harness",
-    )
-    parser.add_argument(
-        "--sar-conversions",
-        type=int,
-        default=50_000,
-        help="conversions through the 256-column SAR harness",
-    )
-    parser.add_argument("--out", default=str(REPO / "build" / "reports" / "bench.json"))
-    args = parser.parse_args(argv)
-    rows = bench_models(args.repeats)
+def run_benchmarks(
+    *,
+    repeats: int = 3,
+    vectors: int | None = None,
+    tile_vectors: int = 20_000,
+    sar_conversions: int = 50_000,
+    out: Path = DEFAULT_OUT,
+    log=None,
+) -> list[dict]:
+    """Every figure of ``make bench`` (rows of ``name``, ``value``, ``unit``), written to
+    ``out`` as JSON. ``vectors``: NMPU vectors per repeat of the per-clock bench (``None``:
+    :data:`PER_CLOCK_VECTORS`); ``log``: called with each median harness run's figures.
+    ``AssertionError`` when a harness run reports a mismatch.
+    """
+    log = log or (lambda line: None)
+    rows = bench_models(repeats)
     for sim in ("icarus", "verilator"):
-        rate = bench_nmpu_rtl(sim, args.repeats, args.vectors or PER_CLOCK_VECTORS[sim])
+        rate = bench_nmpu_rtl(sim, repeats, vectors or PER_CLOCK_VECTORS[sim])
         rows.append({"name": f"nmpu.cocotb.{sim}", "value": rate, "unit": "input beats/s"})
     harness_vectors = {"icarus": 1000, "verilator": 50_000}
     for sim in ("icarus", "verilator"):
         fig = median_run(
-            lambda sim=sim: bench_nmpu_harness(sim, harness_vectors[sim]), beats_rate, args.repeats
+            lambda sim=sim: bench_nmpu_harness(sim, harness_vectors[sim]), beats_rate, repeats
         )
         assert fig["mismatches"] == 0, f"NMPU harness: {fig['errors']}"
         rows.append(
             {"name": f"nmpu.harness.{sim}", "value": beats_rate(fig), "unit": "input beats/s"}
         )
-        print(f"nmpu.harness.{sim} (median run): {json.dumps(fig)}")
+        log(f"nmpu.harness.{sim} (median run): {json.dumps(fig)}")
     for sim in ("icarus", "verilator"):
         fig = bench_tile_rtl(sim)
         rows.append(
@@ -223,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
              "unit": "clocks/s"}
         )  # fmt: skip
     fig = median_run(
-        lambda: bench_tile_harness("verilator", args.tile_vectors), conversions_rate, args.repeats
+        lambda: bench_tile_harness("verilator", tile_vectors), conversions_rate, repeats
     )
     assert fig["mismatches"] == 0, f"tile harness: {fig['errors']}"
     rows.append(
@@ -231,9 +226,7 @@ def main(argv: list[str] | None = None) -> int:
          "unit": "conversions/s (256 columns)"}
     )  # fmt: skip
     fig = median_run(
-        lambda: bench_sar_harness("verilator", args.sar_conversions),
-        conversions_rate,
-        args.repeats,
+        lambda: bench_sar_harness("verilator", sar_conversions), conversions_rate, repeats
     )
     assert fig["mismatches"] == 0, f"SAR harness: {fig['errors']}"
     rows.append(
@@ -247,15 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     for sim in ("icarus", "verilator"):
         ratio = value[f"nmpu.harness.{sim}"] / value[f"nmpu.cocotb.{sim}"]
         rows.append({"name": f"nmpu.harness_over_cocotb.{sim}", "value": ratio, "unit": "x"})
-    out = Path(args.out)
+    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
-    print(f"\n== make bench: medians of {args.repeats} repeats (tile32: one run) ==")
-    for row in rows:
-        print(f"{row['name']:40s} {row['value']:>14,.1f} {row['unit']}")
-    print(f"wrote {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return rows
