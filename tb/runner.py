@@ -31,6 +31,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -311,6 +312,7 @@ BENCHES = {
     "nmpu_harness": ("nmpu_harness", "tb.harness_benches.nmpu"),
     "tile_harness": ("tile_harness", "tb.harness_benches.tile"),
     "sar_harness": ("sar_harness", "tb.harness_benches.sar"),
+    "fp16_ops": ("fp16_ops", "tb.benches.fp16_ops"),
 }
 
 
@@ -353,6 +355,7 @@ def run_bench(
             else [
                 ("public_flat_rw" if is_input else "public_flat_rd", toplevel, name)
                 for name, is_input in port_names(component)
+                if re.search(rf"^\s*(input|output) .*\b{name};", text, re.M)  # clk: if clocked
             ]
         ),
     )

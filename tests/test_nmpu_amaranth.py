@@ -15,7 +15,7 @@ import pytest
 from hw.nmpu import NMPU
 from model.nmpu import PARAM_FIELDS, NMPUConfig, nmpu
 from tb.pysim.testbench import (
-    ParamWriter,
+    PysimParamWriter,
     clocks,
     present_param_write,
     simulate,
@@ -86,7 +86,7 @@ def test_nmpu_matches_model(name, idle, backpressure, writes, seed):
     codes = np.concatenate([extreme_codes(cfg), random_codes(cfg, rng, vector_count(cfg))])
     vectors = codes.shape[0]
     dut = NMPU(cfg)
-    writer = ParamWriter(cfg, random_params(cfg, rng), rng, probability=0.2 if writes else 0.0)
+    writer = PysimParamWriter(cfg, random_params(cfg, rng), rng, probability=0.2 if writes else 0.0)
     src_pauses, sink_pauses = pauses(idle, rng), pauses(backpressure, rng)
     got = []
 

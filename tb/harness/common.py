@@ -92,7 +92,7 @@ def add_memory_dump(verilog: str, toplevel: str, memories: dict[str, int]) -> st
     """``verilog`` with a bench-only block in module ``toplevel``: while its ``dump``
     input is high at a rising edge, each memory of :data:`CORE` in ``memories``
     (name: depth) is written to ``<name>.bin`` in the simulator's working directory,
-    word after word (see :func:`tb.stream.bench.read_dump`).
+    word after word (see :func:`tb.harness_benches.bulk.read_dump`).
 
     The block reads the memories by hierarchical name and drives nothing, so the
     harness's logic is the same with or without it.
@@ -103,7 +103,7 @@ def add_memory_dump(verilog: str, toplevel: str, memories: dict[str, int]) -> st
         raise ValueError(f"no module {toplevel!r} in the Verilog")
     lines = [
         "",
-        "  // Bench only (tb.harness.nmpu.add_memory_dump): the memories to files on `dump`.",
+        "  // Bench only (tb.harness.common.add_memory_dump): the memories to files on `dump`.",
         "  integer dump_fd, dump_i;",
         "  always @(posedge clk)",
         "    if (dump) begin",

@@ -64,7 +64,7 @@ class SARHarness(wiring.Component):
     go, load, resume, dump : In(1)
         Run; load the seeds, clear the counters and copy ``fe_mem`` into the
         comparator (``fe_ready`` rises when done); start the next chunk; bench only: write the
-        memories in :attr:`dumped` to files (:func:`tb.harness.nmpu.add_memory_dump`).
+        memories in :attr:`dumped` to files (:func:`tb.harness.common.add_memory_dump`).
     conversions : In(32)
         Conversions to run in total.
     stim_conversions : In(16)
@@ -124,7 +124,7 @@ class SARHarness(wiring.Component):
     @property
     def dumped(self) -> dict[str, int]:
         """Memories the bench reads back (name: depth; as files,
-        :func:`tb.harness.nmpu.add_memory_dump`)."""
+        :func:`tb.harness.common.add_memory_dump`)."""
         return {"out_mem": self.out_depth}
 
     def vpi_public(self, toplevel: str) -> list[tuple[str, str, str]]:

@@ -64,7 +64,7 @@ class TileHarness(wiring.Component):
     go, load, resume, dump : In(1)
         Run; load the seeds and copy ``fe_mem`` into the comparator (``fe_ready``
         rises when done); start the next chunk; bench only: write the
-        memories in :attr:`dumped` to files (:func:`tb.harness.nmpu.add_memory_dump`).
+        memories in :attr:`dumped` to files (:func:`tb.harness.common.add_memory_dump`).
     vectors, stim_conversions : In(32), In(16)
     seed : In(64)
         Seeds the idle / backpressure generators and the parameter writer.
@@ -129,7 +129,7 @@ class TileHarness(wiring.Component):
     @property
     def dumped(self) -> dict[str, int]:
         """Memories the bench reads back (name: depth; as files,
-        :func:`tb.harness.nmpu.add_memory_dump`)."""
+        :func:`tb.harness.common.add_memory_dump`)."""
         return {"out_mem": self.out_depth, "adc_mem": self.adc_depth, "vec_log": self.log_depth}
 
     def vpi_public(self, toplevel: str) -> list[tuple[str, str, str]]:

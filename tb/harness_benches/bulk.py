@@ -47,7 +47,7 @@ def harness_clock() -> str:
 
 
 def read_dump(path, width: int, *, four_state: bool) -> np.ndarray:
-    """The words of a memory dump (:func:`tb.harness.nmpu.add_memory_dump`) as bytes
+    """The words of a memory dump (:func:`tb.harness.common.add_memory_dump`) as bytes
     [words, 4 * ceil(width / 32)], least significant first (for
     :meth:`tb.stream.payload.Codec.unpack_bytes`).
 
@@ -76,7 +76,7 @@ class MemoryDump:
     """Reads a harness's memories back in one go: the simulator writes them to files.
 
     ``await dump()`` raises the harness's ``dump`` input for one rising edge,
-    at which the block :func:`tb.harness.nmpu.add_memory_dump` adds writes each
+    at which the block :func:`tb.harness.common.add_memory_dump` adds writes each
     memory to ``<name>.bin`` (in C++ or C), and returns ``{name: bytes
     [words, ...]}`` (see :func:`read_dump`). Reading the words over VPI instead costs a
     binary string per word, parsed in Python: 60 % of the NMPU harness's time.

@@ -11,7 +11,7 @@ the Amaranth stream docs and Glasgow's ``stream_put``/``stream_assert``:
 * :func:`watch` logs the clock edges at which conditions held (transfers,
   accepted starts) on one time base, for latency and throughput checks, and
   :func:`collect` records an observation tap (e.g. the tile's ADC results);
-* :func:`write_params` loads NMPU parameters; :class:`ParamWriter` also
+* :func:`write_params` loads NMPU parameters; :class:`PysimParamWriter` also
   writes at random cycles and mirrors the shadow bank;
 * :func:`drive_comparator` closes the SAR's analog loop with ``tb.stream.closed_loop``
   and :func:`drive_starts` starts conversions.
@@ -38,12 +38,13 @@ import numpy as np
 from amaranth.hdl import Shape
 from amaranth.sim import Simulator
 
+from tb.stimulus.params import ParamMirror
 from tb.stream.closed_loop import ClosedLoop
 from tb.stream.payload import Codec
 
 __all__ = [
     "PERIOD",
-    "ParamWriter",
+    "PysimParamWriter",
     "SimulationDeadline",
     "clocks",
     "collect",
@@ -234,14 +235,14 @@ async def write_params(ctx, port, cfg, params: dict) -> None:
     ctx.set(port.we, 0)
 
 
-class ParamWriter:
+class PysimParamWriter:
     """Loads ``params``, then writes random values at random cycles while vectors stream.
 
-    Keeps a mirror of the NMPU's shadow bank and records, per vector, the
-    parameters in force for it (``in_force[v]``): documented semantics
-    (``hw.nmpu.NMPU.params``) are that a write takes effect for the vectors
-    whose first beat is accepted *after* it; the first beat accepted at the
-    same edge as a write does not see it.
+    The Amaranth-simulator form of ``tb.stream.params.ParamWriter``, on the same
+    :class:`~tb.stimulus.params.ParamMirror` semantics: it records, per vector, the
+    parameters in force for it (``in_force[v]``): a write takes effect for the vectors
+    whose first beat is accepted *after* it; the first beat accepted at the same edge
+    as a write does not see it (``hw.nmpu.NMPU.params``).
 
     Run :meth:`run` as a background testbench; sources wait for
     :attr:`loaded` (``await wait_until(ctx, lambda: writer.loaded)``).
@@ -250,26 +251,20 @@ class ParamWriter:
 
     def __init__(self, cfg, params: dict, rng: np.random.Generator, *, probability: float = 0.2):
         self.cfg, self.rng, self.probability = cfg, rng, probability
-        self.shadow = {f: np.array(params[f], dtype=np.int64) for f in cfg.param_fields}
+        self.mirror = ParamMirror(cfg, params)
         self.in_force: list[dict[str, np.ndarray]] = []
         self.loaded = False
         self.writes = 0  # random writes issued after the load
 
-    def _random_write(self) -> tuple[str, int, int]:
-        name = self.cfg.param_fields[int(self.rng.integers(len(self.cfg.param_fields)))]
-        column = int(self.rng.integers(self.cfg.columns))
-        fmt = self.cfg.param_format(name)
-        return name, column, int(self.rng.integers(fmt.min_raw, fmt.max_raw, endpoint=True))
-
     async def run(self, ctx, port, stream) -> None:
         """Drive ``port``; watch ``stream`` (the NMPU's input) for accepted first beats."""
-        await write_params(ctx, port, self.cfg, self.shadow)
+        await write_params(ctx, port, self.cfg, self.mirror.shadow)
         self.loaded = True
         first_beats = 0
         while True:
             write = self.probability > 0 and self.rng.random() < self.probability
             if write:
-                name, column, value = self._random_write()
+                name, column, value = self.mirror.random_write(self.rng)
                 present_param_write(ctx, port, self.cfg, name, column, value)
             else:
                 ctx.set(port.we, 0)
@@ -281,9 +276,9 @@ class ParamWriter:
                 vector_start = first_beats % self.cfg.phases == 0
                 first_beats += 1
             if vector_start:  # snapshot before this edge's write: it is not seen
-                self.in_force.append({f: v.copy() for f, v in self.shadow.items()})
+                self.in_force.append(self.mirror.snapshot())
             if write:
-                self.shadow[name][column] = value
+                self.mirror.land(name, column, value)
                 self.writes += 1
 
 

@@ -79,9 +79,10 @@ class FP16PortView:
     16-bit pattern (``param_format`` UQ(16,0), ``param_data_width`` 16); everything else
     (address map, columns, fields) is the config's own.
 
-    Lets ``tb.stream.params.ParamWriter`` (cocotb) and ``tb.pysim.testbench.ParamWriter`` load and
-    randomly rewrite FP16 parameters unchanged: random writes are uniform over all 65536
-    patterns (infinities and NaNs included).
+    Lets ``tb.stream.params.ParamWriter`` (cocotb) and
+    ``tb.pysim.testbench.PysimParamWriter`` load and randomly rewrite FP16 parameters
+    unchanged: random writes are uniform over all 65536 patterns (infinities and NaNs
+    included).
     """
 
     param_data_width = 16

@@ -1,10 +1,11 @@
 """cocotb driver of the NMPU's parameter port, with a mirror of the unit's shadow bank.
 
-The one parameter loader of the cocotb benches. The mirror is what the
-scoreboard predicts with: a write driven in one cycle lands at the next
-rising edge, and a vector's first beat accepted at that same edge does not
-see it yet (DESIGN 3.4: a write takes effect for the vectors that start after
-it), so the mirror takes a write only after that edge.
+The one parameter loader of the cocotb benches. The mirror
+(``tb.stimulus.params.ParamMirror``) is what the scoreboard predicts with: a
+write driven in one cycle lands at the next rising edge, and a vector's first
+beat accepted at that same edge does not see it yet (DESIGN 3.4: a write takes
+effect for the vectors that start after it), so the mirror takes a write only
+after that edge.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import cocotb
 import numpy as np
 
 from model.nmpu import NMPUConfig
+from tb.stimulus.params import ParamMirror
 from tb.stream.bench import Bench
 
 
@@ -26,7 +28,7 @@ class ParamWriter:
         self.data = getattr(dut, f"{prefix}__data")
         self.we = getattr(dut, f"{prefix}__we")
         self.mask = (1 << config.param_data_width) - 1
-        self.shadow = {f: np.zeros(config.columns, np.int64) for f in config.param_fields}
+        self.mirror = ParamMirror(config)
         self.writes = 0
 
     def _drive(self, name: str, column: int, value: int) -> None:
@@ -40,14 +42,14 @@ class ParamWriter:
             for column, value in enumerate(params[name]):
                 await self.bench.falling
                 self._drive(name, column, value)
-                self.shadow[name][column] = value
+                self.mirror.land(name, column, value)
                 self.writes += 1
         await self.bench.falling
         self.we.value = 0
 
     def snapshot(self) -> dict:
         """The parameters in force for a vector whose first beat transfers now."""
-        return {f: a.copy() for f, a in self.shadow.items()}
+        return self.mirror.snapshot()
 
     def start_random_writes(self, rate: float, rng: np.random.Generator) -> None:
         """Write a random field/column/value in a ``rate`` fraction of cycles until stopped."""
@@ -60,24 +62,18 @@ class ParamWriter:
         await self._task
 
     async def _random_writes(self, rate: float, rng: np.random.Generator) -> None:
-        fields = self.config.param_fields
         landed = None
         while True:
             await self.bench.falling
             if landed is not None:  # driven last cycle, landed at the edge since
-                name, column, value = landed
-                self.shadow[name][column] = value
+                self.mirror.land(*landed)
                 landed = None
             if self._stopping:
                 self.we.value = 0
                 return
             if rng.random() < rate:
-                name = fields[int(rng.integers(len(fields)))]
-                column = int(rng.integers(self.config.columns))
-                fmt = self.config.param_format(name)
-                value = int(rng.integers(fmt.min_raw, fmt.max_raw, endpoint=True))
-                self._drive(name, column, value)
-                landed = (name, column, value)
+                landed = self.mirror.random_write(rng)
+                self._drive(*landed)
                 self.writes += 1
             else:
                 self.we.value = 0
