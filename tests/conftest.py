@@ -53,16 +53,26 @@ def build_dir(request) -> Path:
     return path
 
 
+#: Tests that take a minute or more on a 2-core machine (builds, synthesis, long runs).
+LONG = (
+    "test_harness_cocotb.py::test_nmpu_bulk_regression[verilator",
+    "test_sar_harness.py::test_sar_harness_bit_exact[verilator",
+    "test_rtl.py::test_verilog_synthesizes",
+    "test_rtl.py::test_verilog_is_lint_clean[paper_default",
+    "test_ppa.py",
+    "test_sar_cocotb.py::test_sar_closed_loop[verilator-default256",
+    "paper_default-",
+)
+
+
 def pytest_collection_modifyitems(config, items):
-    """Start the simulator runs first, Verilator harness regressions (the longest) before the
-    rest, so pytest-xdist spreads them over the workers instead of leaving one for the end."""
+    """The longest tests first, then the other simulator runs, then the rest: pytest-xdist
+    (``--dist worksteal``) then keeps both workers busy to the end instead of leaving one
+    long test for last."""
 
     def weight(item) -> int:
-        if item.get_closest_marker("cocotb") is None:
-            return 3
-        name = item.nodeid
-        if "verilator" in name and ("bulk" in name or "harness" in name):
+        if any(key in item.nodeid for key in LONG):
             return 0
-        return 1 if "verilator" in name else 2
+        return 1 if item.get_closest_marker("cocotb") is not None else 2
 
     items.sort(key=weight)  # stable: collection order within a weight
