@@ -54,7 +54,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 test: deps deps-aihwkit lint
-	$(PY) -m pytest -n $(JOBS) --dist worksteal --durations=15 $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(JOBS) --dist load --maxschedchunk 1 --durations=15 $(PYTEST_ARGS)
 
 rtl: $(STAMP)
 	$(PY) -m tools.rtl --out build/rtl

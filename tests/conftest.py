@@ -67,8 +67,8 @@ LONG = (
 
 def pytest_collection_modifyitems(config, items):
     """The longest tests first, then the other simulator runs, then the rest: pytest-xdist
-    (``--dist worksteal``) then keeps both workers busy to the end instead of leaving one
-    long test for last."""
+    (``make test``: ``--dist load --maxschedchunk 1``, one test at a time per worker) then
+    keeps both workers busy to the end instead of leaving one long test for last."""
 
     def weight(item) -> int:
         if any(key in item.nodeid for key in LONG):

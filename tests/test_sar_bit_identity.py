@@ -29,7 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import model.golden.sar as golden_sar
-from model.analog.sar_frontend import counter_normal
+from model.analog.counter_noise import counter_normal
 from model.sar import AnalogFrontEnd, SARConfig, sar_convert
 from tb.stimulus.catalogue import REDUNDANT_10
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.analog.adc_metrics import code_density, dnl_inl, dnl_inl_of, enob, transfer_function
-from model.analog.sar_frontend import NOISE_REACH, counter_normal
+from model.analog.counter_noise import NOISE_REACH, counter_normal
 from model.sar import AnalogFrontEnd, SARConfig, sar_convert, to_signed
 from tb.stimulus.catalogue import REDUNDANT_10
 
