@@ -28,7 +28,7 @@ from tb.stimulus.fp16 import (
 from tb.stimulus.nmpu import extreme_codes, input_beats, random_codes
 from tb.stimulus.pauses import pauses
 
-LANES = 64
+LANES = 16
 
 
 def run_operators(a: np.ndarray, b: np.ndarray) -> dict[str, np.ndarray]:
