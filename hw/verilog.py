@@ -45,9 +45,35 @@ def drop_field_aliases(text: str) -> str:
     return text
 
 
+# Yosys makes every ``always @*`` block read a register initialised to 0, so that
+# simulators run each block once at time 0. Icarus does not: an initialiser is not an
+# event there, and a block whose inputs never change after time 0 never runs (with one
+# column, the NMPU's slot-state logic: docs/toolchain.md). Flipping the register in an
+# ``initial`` block at the end of the module is an event Icarus sees; synthesis ignores
+# it (the register drives only empty ``if`` bodies).
+_WAKE_DECL = re.compile(
+    r"^  reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;\n", re.M
+)
+
+
+def wake_combinational_blocks(text: str) -> str:
+    """``text`` with each module's time-0 wake-up register flipped once at time 0."""
+    out, wakes = [], []
+    for line in text.splitlines(keepends=True):
+        match = _WAKE_DECL.match(line)
+        if match:
+            wakes.append(match.group(1))
+        if line.startswith("endmodule"):
+            out += [f"  initial {w} = 1'h1;\n" for w in wakes]
+            wakes = []
+        out.append(line)
+    return "".join(out)
+
+
 def to_verilog(component: wiring.Component, name: str) -> str:
     """Convert ``component`` to Verilog with top module ``name`` (ports from its signature)."""
-    return drop_field_aliases(verilog.convert(component, name=name, emit_src=False))
+    text = drop_field_aliases(verilog.convert(component, name=name, emit_src=False))
+    return wake_combinational_blocks(text)
 
 
 def port_names(component: wiring.Component) -> list[tuple[str, bool]]:

@@ -132,3 +132,21 @@ def test_field_aliases_are_dropped_and_never_read():
     read = "  wire [7:0] \\x.y ;\n  assign \\x.y  = a[7:0];\n  assign b = \\x.y ;\n"
     with pytest.raises(RuntimeError, match="read by the netlist"):
         drop_field_aliases(read)
+
+
+def test_every_module_wakes_its_combinational_blocks_at_time_0():
+    """Each module's Yosys wake-up register is flipped once in an ``initial`` block, so
+    Icarus runs every ``always @*`` block at time 0 (the 1-column NMPU was wrong on Icarus
+    without it); a module without one gets nothing."""
+    from hw.nmpu import NMPU
+    from hw.verilog import to_verilog, wake_combinational_blocks
+
+    text = to_verilog(NMPU(NMPUConfig(columns=1, lanes=1)), "nmpu")
+    modules = text.split("endmodule")[:-1]
+    assert len(modules) >= 3
+    for body in modules:
+        regs = re.findall(r"reg (\\\$auto\$verilog_backend\S+) += 0;", body)
+        woken = re.findall(r"initial (\\\$auto\$verilog_backend\S+) = 1'h1;", body)
+        assert regs and regs == woken, body[:200]
+    plain = "module a;\n  assign x = y;\nendmodule\n"
+    assert wake_combinational_blocks(plain) == plain

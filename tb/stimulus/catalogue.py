@@ -40,6 +40,18 @@ NMPU_CONFIGS: dict[str, NMPUConfig] = {
     ),
     # Three columns, one lane: a column count that is not a power of two.
     "odd_columns_one_lane": NMPUConfig(columns=3, lanes=1),
+    # One column: every vector one beat, parameter memories one word deep.
+    "one_column": NMPUConfig(columns=1, lanes=1),
+    # Bit-serial input: eight 1-bit slices weighted 2**7 .. 2**0; the narrowest output.
+    "bitserial_phases8_out2": NMPUConfig(
+        columns=4,
+        lanes=2,
+        phases=8,
+        phase_shifts=(7, 6, 5, 4, 3, 2, 1, 0),
+        in_width=1,
+        in_signed=False,
+        out_width=2,
+    ),  # fmt: skip
 }
 
 #: SAR configurations with the analog front end each one is run with

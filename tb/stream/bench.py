@@ -57,7 +57,15 @@ class Bench:
         self.falling = FallingEdge(dut.clk)
         self.read_only = ReadOnly()
         self.inputs = inputs
-        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns", impl=clock).start())
+        # Inputs defined, reset held, before the first rising edge: the clock starts low.
+        # An edge with undriven (X) inputs loads X on Icarus into a reset-less register
+        # whose next state reads them (the NMPU's slot bits with one column, which then
+        # stay X: docs/toolchain.md); Verilator, two-state, reads 0.
+        for name in inputs:
+            getattr(dut, name).value = 0
+        dut.rst.value = 1
+        clk = Clock(dut.clk, CLOCK_NS, unit="ns", impl=clock)
+        cocotb.start_soon(clk.start(start_high=False))
 
     @property
     def cycle(self) -> int:
