@@ -72,13 +72,13 @@ VERILATOR_WAIVERS = (
 
 
 #: Simulator builds shared by every run of the same sources and options (see run_cocotb).
-SHARED_BUILDS = REPO / "build" / "sim"
+SHARED_BUILDS = REPO / "build" / "models"
 #: File in a shared build folder that marks a finished build.
 BUILT_MARK = "built.ok"
 
 
 def shared_build_dir(sim, toplevel, sources, build_args, vlt) -> Path:
-    """The shared build folder of these sources and options: ``build/sim/<sim>-<top>-<hash>``.
+    """The shared build folder of these sources and options: ``build/models/<sim>-<top>-<hash>``.
 
     The hash covers the sources' contents, the build arguments, the VPI visibility file,
     the timescale and the simulator's version, so a folder never
