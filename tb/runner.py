@@ -16,9 +16,8 @@ Waveforms: ``waves=True``, or cocotb's own ``WAVES=1`` environment variable
 through cocotb's dump module (``<build>/<toplevel>.fst``), a VCD file on
 Verilator with ``--trace`` (``<build>/dump.vcd``, :data:`VERILATOR_TRACE_DEPTH`
 levels deep; Verilator's FST writer needs the lz4 headers, which a plain
-machine lacks). Switching waves on or off
-rebuilds (Icarus would otherwise reuse a ``sim.vvp`` built without the dump
-module).
+machine lacks). A waveform run builds afresh in its own folder, so a build
+without the dump module is never reused for it.
 :attr:`RunResult.waves` is the file's path.
 
 A failed cocotb test raises :class:`CocotbFailure` (an ``AssertionError``, so
@@ -226,15 +225,10 @@ def run_cocotb(
     if sim == "verilator" and vpi_public is not None:
         lines = [f'{access} -module "{mod}" -var "{var}"' for access, mod, var in vpi_public]
         vlt = "`verilator_config\n" + "\n".join(lines) + "\n"
-    if waves:
-        # A private build in the test's folder: the wave file lands beside it.
-        build_dir = test_dir
-        stamp = build_dir / "waves.setting"  # rebuild when waves changed since the last build
-        always = stamp.exists() and stamp.read_text() != str(int(waves))
-        stamp.write_text(str(int(waves)))
-    else:
-        build_dir = shared_build_dir(sim, toplevel, sources, build_args, vlt)
-        always = False
+    # A waveform build is private to the test's folder (the wave file lands beside it, and
+    # no build without the dump module is ever there); every other build is shared.
+    build_dir = test_dir if waves else shared_build_dir(sim, toplevel, sources, build_args, vlt)
+    runner = get_runner(sim)
     t0 = time.perf_counter()
     with _build_lock(build_dir):
         if vlt is not None:
@@ -244,7 +238,6 @@ def run_cocotb(
             sources = [config, *sources]
         built = build_dir / BUILT_MARK
         if waves or not built.exists():
-            runner = get_runner(sim)
             runner.build(
                 sources=[str(s) for s in sources],
                 hdl_toplevel=toplevel,
@@ -252,12 +245,11 @@ def run_cocotb(
                 build_args=build_args,
                 timescale=TIMESCALE,
                 waves=waves,
-                always=always,
+                always=waves,  # a waveform build is always fresh: never one without the dump
                 log_file=build_dir / "build.log",
             )
             if not waves:
                 built.write_text(str(sources[-1]))
-    runner = get_runner(sim)
     t1 = time.perf_counter()
     env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env.update(extra_env or {})

@@ -102,32 +102,38 @@ def test_every_module_has_a_folder_rank():
         folder_of(module)  # raises for a module outside every listed folder
 
 
+def upward_imports(module: str, path: Path) -> list[str]:
+    """The imports of ``module`` (file ``path``) that run up or sideways between folders."""
+    mine, bad = folder_of(module), []
+    for line, imported in project_imports(path):
+        if imported.startswith("."):  # resolve against this module's package
+            level = len(imported) - len(imported.lstrip("."))
+            package = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+            base = package[: len(package) - level + 1]
+            imported = ".".join([*base, imported.lstrip(".")]).rstrip(".")
+        theirs = folder_of(imported)
+        if theirs != mine and RANKS[theirs] >= RANKS[mine]:
+            bad.append(f"{path}:{line}: {mine} imports {imported}")
+    return bad
+
+
 def test_no_import_runs_back_up_or_sideways():
     """tools > flows > tb.runner > tb benches > tb harness/pysim > tb stream > tb stimulus >
     hw > model (public API > flow > analog > golden): imports only run down."""
-    bad = []
-    for module, path in source_modules():
-        mine = folder_of(module)
-        for line, imported in project_imports(path):
-            if imported.startswith("."):  # resolve against this module's package
-                level = len(imported) - len(imported.lstrip("."))
-                package = (
-                    module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
-                )
-                base = package[: len(package) - level + 1]
-                imported = ".".join([*base, imported.lstrip(".")]).rstrip(".")
-            theirs = folder_of(imported)
-            if theirs != mine and RANKS[theirs] >= RANKS[mine]:
-                bad.append(f"{path.relative_to(REPO)}:{line}: {mine} imports {imported}")
+    bad = [b for module, path in source_modules() for b in upward_imports(module, path)]
     assert not bad, "imports that run up or sideways:\n" + "\n".join(bad)
 
 
-def test_checker_catches_an_upward_import(tmp_path):
-    """The rule above can fail: an hw module importing tb is reported."""
+def test_checker_catches_upward_and_sideways_imports(tmp_path):
+    """The rule above can fail: hw importing tb, and a per-clock bench importing a harness
+    bench (siblings), are reported; imports from below are not."""
     path = tmp_path / "bad.py"
-    path.write_text("import numpy\nfrom tb.runner import run_bench\n")
-    assert project_imports(path) == [(2, "tb.runner")]
-    assert RANKS[folder_of("tb.runner")] > RANKS[folder_of("hw.nmpu")]
+    path.write_text("import numpy\nfrom tb.runner import run_bench\nfrom model.nmpu import nmpu\n")
+    assert upward_imports("hw.bad", path) == [f"{path}:2: hw imports tb.runner"]
+    path.write_text("from tb.harness_benches.bulk import BulkRun\nfrom tb.stream import bench\n")
+    assert upward_imports("tb.benches.bad", path) == [
+        f"{path}:1: tb.benches imports tb.harness_benches.bulk"
+    ]
 
 
 def test_tests_use_the_library_not_the_commands():
