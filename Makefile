@@ -2,6 +2,7 @@
 # project into it, and installs iverilog with apt when it is missing.
 #   make sim    co-verify the RTL against the golden model (SIM=icarus|verilator)
 #   make test   lint, format check and the whole pytest suite (both simulators)
+#   make test-seeds  every seeded test under 10 seeds (SEEDS=...)
 #   make rtl    write synthesizable Verilog to build/rtl/
 #   make bench  print simulation-speed figures
 #   make ppa    area/throughput of the fixed-point NMPU vs the FP16 baseline (Yosys)
@@ -16,8 +17,9 @@ WAVES  ?=
 BUILD_DIR ?=
 SIM_ARGS ?=
 JOBS   ?= 2
+SEEDS  ?= 1 2 3 4 5 6 7 8 9 10
 
-.PHONY: sim test rtl bench ppa adc-report adc-study capture network lint deps deps-aihwkit deps-yosys clean
+.PHONY: sim test test-seeds rtl bench ppa adc-report adc-study capture network lint deps deps-aihwkit deps-yosys clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +57,15 @@ lint: $(STAMP)
 
 test: deps deps-aihwkit lint
 	$(PY) -m pytest -n $(JOBS) --dist load --maxschedchunk 1 --durations=15 $(PYTEST_ARGS)
+
+# Every seeded test (seed fixture or hypothesis) once per seed in SEEDS: chance failures show
+# here, not in CI. Not part of `make test` (about ten times its simulation time).
+test-seeds: deps deps-aihwkit
+	@failed=""; for s in $(SEEDS); do echo "== SEED=$$s"; \
+	  SEED=$$s $(PY) -m pytest -n $(JOBS) --dist load --maxschedchunk 1 -q --seeded-only $(PYTEST_ARGS) \
+	    || failed="$$failed $$s"; done; \
+	if [ -n "$$failed" ]; then echo "test-seeds: failures under SEED=$$failed"; exit 1; fi; \
+	echo "test-seeds: every seeded test passed under SEED=$(SEEDS)"
 
 rtl: $(STAMP)
 	$(PY) -m tools.rtl --out build/rtl

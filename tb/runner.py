@@ -40,6 +40,7 @@ from pathlib import Path
 from amaranth.lib import wiring
 
 from hw.verilog import port_names, to_verilog, write_if_changed
+from model.files import write_text_atomic
 from tb.harness.common import add_memory_dump
 from tb.stream.bench import SETTINGS_ENV
 
@@ -234,7 +235,7 @@ def run_cocotb(
         if vlt is not None:
             config = build_dir / "public.vlt"
             if not config.exists() or config.read_text() != vlt:  # unchanged: no rebuild
-                config.write_text(vlt)
+                write_text_atomic(config, vlt)
             sources = [config, *sources]
         built = build_dir / BUILT_MARK
         if waves or not built.exists():
@@ -249,7 +250,7 @@ def run_cocotb(
                 log_file=build_dir / "build.log",
             )
             if not waves:
-                built.write_text(str(sources[-1]))
+                write_text_atomic(built, str(sources[-1]))
     t1 = time.perf_counter()
     env = {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     env.update(extra_env or {})
@@ -353,6 +354,47 @@ def run_bench(
     )
     figures = [json.loads(line) for line in summary.read_text().splitlines()]
     return result, figures
+
+
+def run_bench_on_every_simulator(
+    bench: str, component: wiring.Component, *, build_dir: Path, seed: int, settings: dict
+) -> dict[str, tuple[RunResult, list[dict]]]:
+    """Run one bench, with one seed and one set of settings, on every simulator of
+    :data:`SIMULATORS` in turn (the same Verilog file): ``{sim: (result, figures)}``.
+    Check the runs with :func:`simulator_disagreements` as well as against the model."""
+    return {
+        sim: run_bench(bench, component, sim=sim, build_dir=build_dir, seed=seed, settings=settings)
+        for sim in SIMULATORS
+    }
+
+
+def simulator_disagreements(figures_by_sim: dict[str, list[dict]]) -> list[str]:
+    """Where runs of one bench on several simulators saw different outputs; ``[]`` if none.
+
+    Every cocotb test's figures (grouped by ``test``, in order) carry the scoreboards'
+    ``*_digest`` of every output they observed, so a difference shows even where both
+    simulators agree with the model on the values it checks. The tests run must be the same.
+    """
+
+    def digests(figures):
+        out: dict[str, list] = {}
+        for f in figures:
+            out.setdefault(f["test"], []).append(
+                {k: v for k, v in sorted(f.items()) if k.endswith("_digest")}
+            )
+        return out
+
+    (first, ref), *others = ((sim, digests(f)) for sim, f in figures_by_sim.items())
+    problems = []
+    for sim, got in others:
+        if set(got) != set(ref):
+            problems.append(f"{sim} ran tests {sorted(got)}, {first} ran {sorted(ref)}")
+        for test in sorted(set(got) & set(ref)):
+            if not any(d for d in ref[test]):
+                problems.append(f"{test}: no output digest in {first}'s figures")
+            elif got[test] != ref[test]:
+                problems.append(f"{test}: outputs differ between {first} and {sim}")
+    return problems
 
 
 def clear_results(build_dir: Path) -> None:

@@ -60,13 +60,31 @@ LONG = (
     "test_rtl.py::test_verilog_synthesizes",
     "test_rtl.py::test_verilog_is_lint_clean[paper_default",
     "test_ppa.py",
-    "test_sar_cocotb.py::test_sar_closed_loop[verilator-default256",
+    "test_sar_cocotb.py::test_sar_closed_loop[default256]",
     "paper_default-",
+    "test_nmpu_rtl_matches_model[paper_default]",
 )
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--seeded-only",
+        action="store_true",
+        help="run only the tests that draw from the seed (the seed fixture or hypothesis): "
+        "make test-seeds runs them under SEED=1..10",
+    )
+
+
+def is_seeded(item) -> bool:
+    """Whether the test draws random data from its seed (and so can fail by chance)."""
+    function = getattr(item, "function", None)
+    return "seed" in item.fixturenames or getattr(function, "is_hypothesis_test", False)
+
+
 def pytest_collection_modifyitems(config, items):
-    """The longest tests first, then the other simulator runs, then the rest: pytest-xdist
+    """With ``--seeded-only``, deselect the tests that draw nothing from the seed.
+
+    The longest tests first, then the other simulator runs, then the rest: pytest-xdist
     (``make test``: ``--dist load --maxschedchunk 1``, one test at a time per worker) then
     keeps both workers busy to the end instead of leaving one long test for last."""
 
@@ -75,4 +93,8 @@ def pytest_collection_modifyitems(config, items):
             return 0
         return 1 if item.get_closest_marker("cocotb") is not None else 2
 
+    if config.getoption("--seeded-only"):
+        unseeded = [item for item in items if not is_seeded(item)]
+        items[:] = [item for item in items if is_seeded(item)]
+        config.hook.pytest_deselected(items=unseeded)
     items.sort(key=weight)  # stable: collection order within a weight

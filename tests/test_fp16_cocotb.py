@@ -1,5 +1,5 @@
 """Slow tier: the FP16 unit's generated Verilog on Icarus and Verilator, scored by
-``model.golden.fp16.fp16_unit``.
+``model.golden.fp16.fp16_unit`` and compared between the two simulators.
 
 The NMPU bench (``tb/benches/nmpu.py``) with ``unit="fp16"``: the same stream
 source/sink, full-rate latency check, idle x backpressure crossed over
@@ -17,7 +17,7 @@ import pytest
 
 from hw.fp16.unit import FP16Unit
 from model.nmpu import NMPUConfig
-from tb.runner import SIMULATORS, run_bench
+from tb.runner import run_bench_on_every_simulator, simulator_disagreements
 from tb.stimulus.catalogue import NMPU_CONFIGS
 from tests.test_nmpu_cocotb import assert_every_test_clean
 
@@ -40,13 +40,15 @@ VECTORS = 6
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim", SIMULATORS)
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_fp16_rtl_matches_model(name, sim, seed, build_dir):
+def test_fp16_rtl_matches_model(name, seed, build_dir):
+    """Icarus and Verilator each match the model, and saw the same outputs."""
     cfg = CONFIGS[name]
     settings = {"config": cfg.to_dict(), "vectors": VECTORS, "unit": "fp16"}
-    result, figures = run_bench(
-        "nmpu", FP16Unit(cfg), sim=sim, build_dir=build_dir, seed=seed, settings=settings
+    runs = run_bench_on_every_simulator(
+        "nmpu", FP16Unit(cfg), build_dir=build_dir, seed=seed, settings=settings
     )
-    assert_every_test_clean(cfg, result, figures)
-    print(f"{name} on {sim}: {len(figures)} cocotb tests, all outputs checked")
+    for result, figures in runs.values():
+        assert_every_test_clean(cfg, result, figures)
+    assert not simulator_disagreements({sim: figs for sim, (_, figs) in runs.items()})
+    print(f"{name}: {len(runs['icarus'][1])} cocotb tests per simulator, all outputs checked")

@@ -172,6 +172,7 @@ class BulkRun:
                 "values_checked": sb.values_checked,
                 "mismatches": sb.mismatches,
                 "errors": sb.errors,
+                "output_digest": sb.digest(),
             }
         )
         sb.assert_clean()

@@ -7,6 +7,7 @@ are reported per element with the transaction's label and a column index.
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -32,11 +33,16 @@ class Scoreboard:
     values_checked: int = 0
     mismatches: int = 0
     errors: list = field(default_factory=list)
+    #: SHA-256 of everything observed, in order (:meth:`digest`): two simulators that
+    #: produced the same outputs report the same digest, whatever the model says.
+    observed: object = field(default_factory=hashlib.sha256, repr=False)
 
     def expect(self, label: str, fields: dict, first_column: int = 0) -> None:
         self.expected.append(Expected(label, fields, first_column))
 
     def observe(self, fields: dict) -> None:
+        for name in sorted(fields):
+            self._record(name, np.atleast_1d(fields[name]))
         if not self.expected:
             self._error(f"{self.name}: transaction {self.checked} arrived, none was expected")
             self.checked += 1
@@ -64,6 +70,7 @@ class Scoreboard:
         found, uncounted = [], 0
         for name, want_a in want.items():
             got_a, want_a = np.asarray(got[name]), np.asarray(want_a)
+            self._record(name, got_a)
             if got_a.shape != want_a.shape:
                 found.append(
                     ((), f"{self.name}: {name} has shape {got_a.shape}, not {want_a.shape}")
@@ -82,6 +89,16 @@ class Scoreboard:
             self._error(text)
         self.mismatches += uncounted
 
+    def _record(self, name: str, values: np.ndarray) -> None:
+        """Fold observed ``values`` of field ``name`` into :attr:`observed` (as int64, so the
+        digest does not depend on how a bench happened to type its arrays)."""
+        self.observed.update(f"{name}{values.shape}".encode())
+        self.observed.update(np.ascontiguousarray(values, dtype=np.int64).tobytes())
+
+    def digest(self) -> str:
+        """Hex SHA-256 of the observed transactions so far (for cross-simulator checks)."""
+        return self.observed.hexdigest()
+
     def _error(self, text: str) -> None:
         self.mismatches += 1
         if len(self.errors) < self.max_reports:
@@ -94,6 +111,7 @@ class Scoreboard:
             f"{self.name}_checked": self.checked,
             f"{self.name}_values_checked": self.values_checked,
             f"{self.name}_mismatches": self.mismatches,
+            f"{self.name}_digest": self.digest(),
         }
 
     def assert_clean(self) -> None:
