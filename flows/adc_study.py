@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from model.analog import crossbar
+from model.files import write_text_atomic
 from model.flow import adc_training as at
 from model.flow.adc_study import Study, StudyConfig, describe_net, replace_cfg
 from model.flow.adc_study_report import markdown, plot
@@ -36,9 +37,9 @@ def run_study(cfg: StudyConfig, out: Path, log=print) -> dict:
     rtl_check(study, out)
     report["correction_area"] = correction_area(out) if cfg.area else None
     report["seconds"] = round(time.perf_counter() - t0, 1)
-    (out / "adc_study.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_text_atomic(out / "adc_study.json", json.dumps(report, indent=1) + "\n")
     plot(report, out / "adc_study.png")
-    (out / "adc_study.md").write_text(markdown(report) + "\n")
+    write_text_atomic(out / "adc_study.md", markdown(report) + "\n")
     return report
 
 

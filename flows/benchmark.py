@@ -22,6 +22,7 @@ import numpy as np
 
 from flows import REPO
 from flows.sim_capture import DEFAULT_CAPTURE
+from model.files import check_output_path, write_text_atomic
 from model.nmpu import NMPUConfig
 
 BUILD = REPO / "build" / "bench"
@@ -194,8 +195,10 @@ def run_benchmarks(
     """Every figure of ``make bench`` (rows of ``name``, ``value``, ``unit``), written to
     ``out`` as JSON. ``vectors``: NMPU vectors per repeat of the per-clock bench (``None``:
     :data:`PER_CLOCK_VECTORS`); ``log``: called with each median harness run's figures.
-    ``AssertionError`` when a harness run reports a mismatch.
+    ``AssertionError`` when a harness run reports a mismatch; ``ValueError`` at once, before
+    any run, when ``out`` is not a regular file (a directory, a FIFO).
     """
+    check_output_path(out)
     log = log or (lambda line: None)
     rows = bench_models(repeats)
     for sim in ("icarus", "verilator"):
@@ -242,5 +245,5 @@ def run_benchmarks(
         rows.append({"name": f"nmpu.harness_over_cocotb.{sim}", "value": ratio, "unit": "x"})
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"rows": rows}, indent=1) + "\n")
+    write_text_atomic(out, json.dumps({"rows": rows}, indent=1) + "\n")
     return rows

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model.files import write_text_atomic
 from model.flow import capture, network
 from model.golden.tile import TileConfig
 
@@ -169,7 +170,7 @@ def finish(
                             for r in rtl)  # fmt: skip
     summary["wall_seconds"] = seconds
     summary["result"] = "PASS" if ok else "FAIL"
-    (out / "network.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_text_atomic(out / "network.json", json.dumps(summary, indent=1) + "\n")
     lines += [
         f"captures           : {out}/layer<L>.npz (make sim CAPTURE=... runs each); "
         f"summary {out}/network.json",

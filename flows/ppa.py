@@ -45,6 +45,7 @@ import numpy as np
 
 from flows.synthesis import FF_TRANSISTORS, MEMORY_BIT_TRANSISTORS, UNITS, measure
 from model.capture import load as load_capture
+from model.files import save_figure, write_text_atomic
 from model.flow.calibration import quantise
 from model.golden.fixed import QFormat
 from model.nmpu import NMPUConfig
@@ -200,7 +201,7 @@ def plot(report: dict, path: Path) -> None:
         ax.set_ylabel("transistors (Yosys generic CMOS)")
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
     plt.close(fig)
 
 
@@ -251,7 +252,7 @@ def run_ppa(
         log("stage breakdown and format sweep (one lane) ...")
         report["breakdown_lane"] = {u: breakdown(u, lane, rtl) for u in UNITS}
         report["format_sweep"] = format_sweep(rtl)
-    (out / "ppa.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_text_atomic(out / "ppa.json", json.dumps(report, indent=2) + "\n")
     plot(report, out / "ppa.png")
     return report, rows
 

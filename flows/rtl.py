@@ -16,6 +16,7 @@ from hw.nmpu import NMPU
 from hw.sar import SAR
 from hw.tile import TilePeriphery
 from hw.verilog import write_verilog
+from model.files import write_text_atomic
 from model.golden.tile import TileConfig
 from model.nmpu import NMPUConfig
 from model.sar import SARConfig
@@ -33,7 +34,7 @@ def write_blocks(out: Path, nmpu_cfg: NMPUConfig, sar_cfg: SARConfig, log=None) 
 
     def write(name: str, component, cfg_dict: dict, note: str) -> None:
         written.append(write_verilog(component, name, out / f"{name}.v"))
-        (out / f"{name}.json").write_text(json.dumps(cfg_dict, indent=2) + "\n")
+        write_text_atomic(out / f"{name}.json", json.dumps(cfg_dict, indent=2) + "\n")
         log(f"wrote {out / name}.v ({note}) and {name}.json")
 
     nmpu = NMPU(nmpu_cfg)

@@ -25,6 +25,8 @@ import numpy as np
 
 from flows import REPO
 from model.capture import Capture
+from model.files import save_figure
+from model.golden.config import check_hardware_size
 from tb.runner import CocotbFailure, clear_results, read_results, run_tile_capture
 
 #: The capture ``make sim`` runs unless told otherwise.
@@ -48,8 +50,10 @@ def build_folder(capture: Path, root: Path | None = None, unit: str = "fixed") -
     return Path(root or BUILD_ROOT) / f"{Path(capture).stem}-{digest}{suffix}"
 
 
-def check_size(cap: Capture, allow_large: bool) -> None:
-    """Refuse a capture too large to co-verify in reasonable time, unless ``allow_large``."""
+def check_size(cap: Capture, allow_large: bool) -> str | None:
+    """Refuse a capture too large to co-verify in reasonable time, or whose tile is above the
+    hardware size limit (``model.golden.config.check_hardware_size``), unless
+    ``allow_large``; returns the size rule's warning line, if any."""
     values = cap.vectors * cap.phases * cap.columns
     if values > MAX_VALUES and not allow_large:
         raise ValueError(
@@ -58,6 +62,7 @@ def check_size(cap: Capture, allow_large: bool) -> None:
             f"{MAX_VALUES} (hours of simulation); pass --allow-large "
             "(make sim SIM_ARGS=--allow-large), or import fewer vectors (--max-vectors)"
         )
+    return check_hardware_size(cap.tile_config, allow_large, what=str(cap.path))
 
 
 def error_plot(err: np.ndarray, path: Path, title: str) -> Path:
@@ -93,7 +98,7 @@ def error_plot(err: np.ndarray, path: Path, title: str) -> Path:
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    save_figure(fig, path, dpi=100)
     plt.close(fig)
     return path
 

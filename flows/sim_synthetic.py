@@ -15,12 +15,17 @@ from flows import REPO
 
 def run_synthetic(sim: str, seed: int, vectors: int) -> tuple[int, list[str]]:
     """NMPU alone, default config, seeded random stimulus; returns the exit status (0 iff
-    no mismatch and no failed cocotb test) and the report lines."""
+    no mismatch and no failed cocotb test) and the report lines. ``ValueError`` before
+    anything is built for ``vectors < 1``."""
     from hw.nmpu import NMPU
+    from model.golden.config import check_hardware_size
     from model.nmpu import NMPUConfig
     from tb.runner import run_bench
 
+    if isinstance(vectors, bool) or not isinstance(vectors, int) or vectors < 1:
+        raise ValueError(f"vectors must be a positive integer, not {vectors!r}")
     cfg = NMPUConfig()
+    check_hardware_size(cfg)  # the one size rule (the default is far below the limit)
     t0 = time.perf_counter()
     result, figures = run_bench(
         "nmpu", NMPU(cfg), sim=sim, build_dir=REPO / "build" / "sim" / "nmpu", seed=seed,

@@ -21,6 +21,8 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
+from model.files import check_output_path, write_text_atomic
+
 # An alias wire of a layout field: an escaped name holding '.' or '[', declared as a
 # wire and driven by exactly one continuous assignment (names from
 # amaranth.back.rtlil's emit_signal_fields). Yosys' own names start with '$'.
@@ -94,9 +96,14 @@ def write_verilog(component: wiring.Component, name: str, path) -> Path:
 
 
 def write_if_changed(path, text: str) -> Path:
-    """Write ``text`` to ``path`` unless it already holds it (keeps the mtime); returns the path."""
-    path = Path(path)
+    """Write ``text`` to ``path`` unless it already holds it (keeps the mtime); returns the path.
+
+    Written through a temporary file and a rename (``model.files``): a simulator or another
+    pytest worker never reads half a file. A ``path`` that is not a regular file (a FIFO, a
+    directory) is a ``ValueError``, checked before it is read.
+    """
+    path = check_output_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text() != text:
-        path.write_text(text)
+        write_text_atomic(path, text)
     return path

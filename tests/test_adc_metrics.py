@@ -217,6 +217,7 @@ def test_sfdr_thd_snr_of_known_tones(seed):
     sigma = 0.5
     x = y + sigma * rng.standard_normal(M)
     noisy = spectrum_metrics(x[:, None], j, 8)
+
     # Oracle from the noise actually drawn, without an FFT: the one-sided power of bin k is
     # the mean square of the record's projection on cos/sin at k (direct sums), and the
     # noise-and-distortion power is the record's AC power minus the tone's (Parseval).

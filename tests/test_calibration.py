@@ -262,3 +262,29 @@ def test_end_to_end_nmpu_matches_float_layer(noisy, seed):
     else:
         # ADC quantisation (+-0.5 code after the half-LSB correction) + rounding.
         assert err.max() <= 0.5 * lsb_per_code + 1.0 + 0.05 * lsb_per_code
+
+
+def test_overflowing_values_are_value_errors_not_arithmetic_ones(seed):
+    """A parameter that overflows float64 (a reference MAC far beyond the codes' full scale)
+    is a ValueError naming it, never an OverflowError from the error message's own hint."""
+    fmt = QFormat(4, 12)
+    with pytest.raises(ValueError, match=r"bn_scale\[1\] = inf is not finite"):
+        C.quantise(
+            [1.0, np.inf],
+            fmt,
+            "bn_scale",
+            hint=C._fit_hint("bn_scale", [1, np.inf], fmt, NMPUConfig(columns=2, lanes=1)),
+        )
+    assert "more integer bit" in C._fit_hint(
+        "bn_offset", [1e308, 1.7e308], fmt, NMPUConfig(columns=2, lanes=1)
+    )
+    cfg = NMPUConfig(columns=4, lanes=4)
+    rng = np.random.default_rng(seed)
+    ref = rng.uniform(-4, 4, size=(50, 4))
+    codes = np.clip(np.floor(ref / (4 / 128)), -128, 127).astype(np.int64)
+    with pytest.raises(ValueError, match=r"calibration: .*reference MAC.*not finite"):
+        C.calibrate(cfg, codes, np.where(ref > 3, np.inf, ref), out_scale=4.0, bias=0.0)
+    with pytest.raises(ValueError, match=r"calibration: out_scale must be positive and finite"):
+        C.calibrate(cfg, codes, ref, out_scale=float("inf"), bias=0.0)
+    with pytest.raises(ValueError, match=r"act_percentile must be in \(0, 100\]"):
+        C.calibrate(cfg, codes, ref, out_scale=4.0, bias=0.0, act_percentile=200)

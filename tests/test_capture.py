@@ -194,9 +194,9 @@ def _mutations():
             r"'adc_front_end' has unknown key 'mismtach'",
         ),
         (
-            "provenance",
+            "provenance.adc_front_end.noise",
             set_meta(["provenance", "adc_front_end"], {"noise": -1}),
-            r"'adc_front_end': .*noise must be >= 0",
+            r"must be >= 0",
         ),
         (
             "provenance",

@@ -194,3 +194,84 @@ def test_valid_raw_parts_write(tmp_path):
     """Control for the fuzz: the unmutated parts load."""
     arrays, meta = _raw_parts(7)
     capture.load(_write_raw(tmp_path / "ok.npz", arrays, meta))
+
+
+# -- the ADC front end's settings: one range, for capture files and --adc-* options ---------
+
+
+@pytest.mark.parametrize(
+    "key, value, problem",
+    [
+        ("seed", 1 << 63, "below 2**63"),
+        ("seed", 1 << 64, "below 2**63"),
+        ("seed", -1, "integer >= 0"),
+        ("mismatch", 1000, "at most 0.5"),
+        ("gain", 0.9, "at most 0.5"),
+        ("offset", 257, "at most 256"),
+        ("compression", 1000, "at most 85.3"),
+    ],
+)
+def test_capture_front_end_out_of_range_names_the_key(tmp_path, key, value, problem):
+    """``provenance.adc_front_end``: a seed of 2**63 or more used to load and fail later
+    inside the simulation (an RTL test failure); now ``load`` names the key."""
+    arrays, meta = _raw_parts(7)
+    meta["provenance"]["adc_front_end"][key] = value
+    path = _write_raw(tmp_path / "fe.npz", arrays, meta)
+    with pytest.raises(ValueError) as info:
+        capture.load(path)
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: field 'provenance.adc_front_end.{key}': "), msg
+    assert problem in msg and "\n" not in msg, msg
+
+
+def _one_line(capsys, status: int, *named: str) -> str:
+    out, err = capsys.readouterr()
+    assert status == 2, out + err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert all(n in err for n in named), err
+    return err
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--adc-noise", "0.3", "--adc-seed", str(1 << 64)], ["--adc-seed", "below 2**63"]),
+        (["--adc-noise", "0.3", "--adc-seed", str(1 << 63)], ["--adc-seed", "below 2**63"]),
+        (["--adc-mismatch", "1000"], ["--adc-mismatch", "at most 0.5"]),
+        (["--adc-compression", "1e9"], ["--adc-compression", "at most"]),
+    ],
+)
+def test_sim_front_end_options_out_of_range(capsys, args, named):
+    """``tools.sim --adc-*``: refused before any build, naming the option."""
+    from tools.sim import main as sim_main
+
+    _one_line(capsys, sim_main(args), *named)
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--adc-seed", str(1 << 64)], ["--adc-seed", "below 2**63"]),
+        (["--adc-seed", str(1 << 63)], ["--adc-seed", "below 2**63"]),
+        (["--adc-mismatch", "1000"], ["--adc-mismatch", "at most 0.5"]),
+        (["--adc-offset", "nan"], ["--adc-offset", "finite"]),
+        (["--seed", "-1"], ["--seed", "integer >= 0"]),
+        (["--seed", str(1 << 70)], ["--seed", "below 2**63"]),
+        (["--hidden", "0", "--mlp-cache", ""], ["--hidden", "[1, 4096]"]),
+        (["--hidden", "100000", "--mlp-cache", ""], ["--hidden", "[1, 4096]"]),
+        (["--lanes", "3"], ["--lanes 3", "--hidden 32"]),
+        (["--lanes", "0"], ["--lanes", "[1, 32]"]),
+        (["--vectors", "0"], ["--vectors", "[1, 450]"]),
+        (["--slice-bits", "0"], ["--slice-bits"]),
+        (["--input-bits", "9"], ["--input-bits", "[1, 8]"]),
+        (["--input-bits", "-1"], ["--input-bits", "[1, 8]"]),
+    ],
+)
+def test_simulator_capture_options_out_of_range(tmp_path, capsys, args, named):
+    """``tools.capture`` (simulator flow): every option's range, one line naming it and no
+    file written, checked before any training or simulation."""
+    from tools.capture import main as capture_main
+
+    out = tmp_path / "c.npz"
+    _one_line(capsys, capture_main(["--out", str(out), "--vectors", "4", *args]), *named)
+    assert not out.exists()

@@ -189,3 +189,144 @@ def test_lanes_helpers():
     assert importer.choose_lanes(30, None) == 30 and importer.choose_lanes(100, None) == 50
     with pytest.raises(ValueError, match=r"valid: 1, 2, 3, 5, 6, 10, 15, 30; e.g. --lanes 6"):
         importer.choose_lanes(30, 7)
+
+
+# -- hostile input (issue 18): options and source values that cannot give a usable capture ----
+
+
+def _small_source(seed, vectors=60) -> dict:
+    """A 16 -> 8 layer's arrays: analog = ideal with a gain error and noise (fast to import)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(scale=0.3, size=(16, 8))
+    x = rng.uniform(-1, 1, size=(vectors, 16))
+    ideal = x @ w
+    analog = ideal * 1.02 + rng.normal(scale=0.01, size=ideal.shape)
+    return {"analog_mac": analog, "ideal_mac": ideal, "bias": rng.normal(scale=0.2, size=8)}
+
+
+def _one_line_error(tmp_path, capsys, src: dict, *args: str) -> str:
+    """Import ``src`` expecting exit status 2, one line on stderr and no capture written."""
+    status, _ = _import(tmp_path, src, *args)
+    out, err = capsys.readouterr()
+    assert status == 2, out + err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    assert not (tmp_path / "cap.npz").exists()
+    return err
+
+
+NOISY = ("--adc-noise", "0.3")
+
+
+@pytest.mark.parametrize(
+    "args, named, problem",
+    [
+        (["--out-headroom", "0"], "--out-headroom", "(0, 1]"),
+        (["--out-headroom", "-1"], "--out-headroom", "(0, 1]"),
+        (["--out-headroom", "nan"], "--out-headroom", "(0, 1]"),
+        (["--out-headroom", "inf"], "--out-headroom", "(0, 1]"),
+        (["--out-headroom", "2"], "--out-headroom", "(0, 1]"),
+        (["--out-headroom", "0.001"], "--out-headroom", "one code"),
+        (["--out-percentile", "200"], "--out-percentile", "[50, 100]"),
+        (["--out-percentile", "nan"], "--out-percentile", "[50, 100]"),
+        (["--out-percentile", "0"], "--out-percentile", "[50, 100]"),
+        (["--act-percentile", "0"], "--act-percentile", "[50, 100]"),
+        (["--act-percentile", "-1"], "--act-percentile", "[50, 100]"),
+        (["--act-percentile", "nan"], "--act-percentile", "[50, 100]"),
+        (["--full-scale", "1e-300"], "--full-scale", "beyond the full scale"),
+        (["--full-scale", "1e308"], "--full-scale", "one code"),
+        (["--full-scale", "nan"], "--full-scale", "positive and finite"),
+        (["--adc-mismatch", "1000"], "--adc-mismatch", "at most 0.5"),
+        (["--adc-gain", "3"], "--adc-gain", "at most 0.5"),
+        (["--adc-offset", "1e6"], "--adc-offset", "at most 256"),
+        (["--adc-noise", "1e6"], "--adc-noise", "at most 256"),
+        (["--adc-compression", "1000"], "--adc-compression", "at most 85.3"),
+        (["--adc-noise", "inf"], "--adc-noise", "finite"),
+        ([*NOISY, "--adc-seed", str(1 << 63)], "--adc-seed", "below 2**63"),
+        ([*NOISY, "--adc-seed", str(1 << 64)], "--adc-seed", "below 2**63"),
+        ([*NOISY, "--adc-seed", "-1"], "--adc-seed", "integer >= 0"),
+    ],
+)
+def test_import_option_out_of_range_is_one_line_naming_it(
+    tmp_path, seed, capsys, args, named, problem
+):
+    err = _one_line_error(tmp_path, capsys, _small_source(seed), *args)
+    assert named in err and problem in err, err
+    assert "analog_mac is all zero" not in err
+
+
+def test_import_option_ranges_accept_their_bounds(tmp_path, seed, capsys):
+    """The documented bounds themselves are valid settings."""
+    src = _small_source(seed)
+    for args in (
+        ["--out-percentile", "50", "--out-headroom", "1", "--act-percentile", "100"],
+        ["--out-percentile", "100", "--out-headroom", str(2.0**-7), "--act-percentile", "50"],
+        ["--adc-mismatch", "0.5", "--adc-offset", "256", "--adc-noise", "256", "--adc-gain",
+         "0.5", "--adc-seed", str((1 << 63) - 1)],
+        ["--adc-compression", str(256 / 3)],
+    ):  # fmt: skip
+        status, _ = _import(tmp_path, src, *args)
+        assert status == 0, (args, capsys.readouterr().err)
+
+
+@pytest.mark.parametrize(
+    "mutate, field, problem",
+    [
+        # one column at 1.7e308: the full scale (percentile / 0.8) overflows float64
+        (lambda s: s["analog_mac"].__setitem__((slice(None), 3), 1.7e308), "analog_mac",
+         "column 3"),
+        # ideal MAC beyond any NMPU accumulator (2**62 code LSBs), or overflowing in codes
+        (lambda s: s["ideal_mac"].__setitem__((slice(None), 5), 1.7e308), "ideal_mac",
+         "column 5"),
+        (lambda s: s["ideal_mac"].__setitem__((7, 2), 1e30), "ideal_mac", "column 2"),
+        # at least 99.9 % of the calibration samples are 0: no full scale to derive
+        (lambda s: s.update(analog_mac=np.zeros_like(s["analog_mac"])), "analog_mac",
+         "--full-scale"),
+        # a long double beyond float64's range (no RuntimeWarning line on stderr)
+        (lambda s: s.update(analog_mac=np.where(
+            np.arange(8) == 1, np.longdouble("1e400"), s["analog_mac"].astype(np.longdouble))),
+         "analog_mac", "float64"),
+        (lambda s: s.update(bias=np.full(8, np.longdouble("-1e400"))), "bias", "float64"),
+        # wider than any tile
+        (lambda s: s.update(analog_mac=np.ones((4, 5000)), ideal_mac=np.ones((4, 5000)),
+                            bias=np.zeros(5000)), "analog_mac", "4096"),
+    ],
+)  # fmt: skip
+def test_source_values_that_overflow_name_file_field_and_column(
+    tmp_path, seed, capsys, mutate, field, problem
+):
+    if "longdouble" in mutate.__code__.co_names and np.isinf(np.longdouble("1e400")):
+        pytest.skip("long double is float64 on this platform")
+    src = _small_source(seed)
+    mutate(src)
+    err = _one_line_error(tmp_path, capsys, src)
+    assert f"src.npz: field '{field}': " in err and problem in err, err
+
+
+@pytest.mark.parametrize("k", [1000, -1000])
+def test_representable_extremes_import_exactly(tmp_path, seed, capsys, k):
+    """Every value times 2**k (1e301, 1e-301): representable, so imported, and the
+    calibration is the unscaled one (the importer's arithmetic is scale-invariant)."""
+    src = _small_source(seed)
+    status, ref = _import(tmp_path, src)
+    assert status == 0
+    scaled = {name: a * 2.0**k for name, a in src.items()}
+    status, cap = _import(tmp_path, scaled)
+    out, err = capsys.readouterr()
+    assert status == 0 and err == "", err
+    for name in ("scale", "offset", "bn_scale", "bn_offset"):
+        np.testing.assert_array_equal(getattr(cap, name), getattr(ref, name), err_msg=name)
+    np.testing.assert_array_equal(cap.analog, ref.analog)
+    assert cap.scaling["out_scale"] == ref.scaling["out_scale"] * 2.0**k
+
+
+def test_errors_inside_the_import_name_the_source_file(tmp_path, seed, capsys):
+    """Errors found after the source is read (configs, lanes, phases) name the file too."""
+    src = _small_source(seed)
+    err = _one_line_error(tmp_path, capsys, src, "--sar-set", "out_width=99")
+    assert "src.npz: " in err and "out_width" in err, err
+    three = {k: np.stack([v] * 3, axis=1) if k != "bias" else v for k, v in src.items()}
+    err = _one_line_error(tmp_path, capsys, three)
+    assert "src.npz: " in err and "3 phases" in err, err
+    err = _one_line_error(tmp_path, capsys, src, "--no-saturate", "--nmpu-set",
+                          "scale_fmt=UQ(1,1)")  # fmt: skip
+    assert "src.npz: " in err and "calibration: " in err, err

@@ -42,6 +42,7 @@ def test_golden_models_import_only_numpy():
 #: Folders from the bottom up. A module may import from its own folder and from folders
 #: of a lower rank; folders of equal rank are siblings and never import each other.
 RANKS = {
+    "model.files": 0,  # atomic file writing: stdlib-only, used by every layer
     "model.golden": 0,
     "model.analog": 1,
     "model.flow": 2,

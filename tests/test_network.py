@@ -107,3 +107,49 @@ def test_every_layer_on_the_rtl_chained(seed, build_dir, capsys):
     assert "RTL outputs of layer 0" in cap1.provenance["inputs"]
     assert hw0.shape == (vectors, 32) and cap1.analog.shape == (vectors, 2, 10)
     assert "| 1 | 32x10 | 2 | 2 | none |" in text
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["--seed", "-1"], "--seed"),
+        (["--sim-seed", "-1"], "--sim-seed"),
+        (["--vectors", "0"], "--vectors"),
+        (["--slice-bits", "0"], "--slice-bits"),
+        (["--input-slice-bits", str(10**30)], "--input-slice-bits"),
+    ],
+)
+def test_numeric_options_are_one_line(argv, option, capsys, tmp_path):
+    """issue 18: ``--seed -1`` failed in numpy after calibration, as 'expected non-negative
+    integer', naming no option."""
+    with pytest.raises(SystemExit) as exit_:
+        network_main([*argv, "--no-rtl", "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1, err
+    assert f"argument {option}: must be an integer in [" in err and not (tmp_path / "o").exists()
+
+
+def test_layer_tiles_go_through_the_hardware_size_rule(capsys, tmp_path, monkeypatch):
+    """Every layer's tile is checked before the first is built: above the limit, one line
+    naming the layer; with --allow-large, a warning per layer, then the RTL runs."""
+    from flows import network as rtl_network
+    from model.golden import config
+
+    class Built(Exception):
+        pass
+
+    def no_build(*args, **kwargs):
+        raise Built
+
+    monkeypatch.setattr(rtl_network, "run_rtl", no_build)
+    monkeypatch.setattr(config, "MAX_HARDWARE_BITS", 100)
+    out = tmp_path / "o"
+    argv = [*SMALL, "--vectors", "6", "--out", str(out)]
+    assert network_main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: layer 0: TileConfig (32 columns"), err
+    assert "--allow-large" in err and not out.exists()
+    with pytest.raises(Built):
+        network_main([*argv, "--allow-large"])
+    err = capsys.readouterr().err.splitlines()
+    assert [line[:18] for line in err] == ["warning: layer 0: ", "warning: layer 1: "], err

@@ -5,7 +5,7 @@ Streams with beats and phases dropped, duplicated and reordered at random:
 unit emits exactly the beats the framing model predicts (with the values of
 ``nmpu``), and every vector after the damage comes out right (resync).
 A flush aborts the vector in flight and keeps the parameters; a reset keeps
-them too.
+them too, and a write presented during reset lands.
 """
 
 from __future__ import annotations
@@ -17,9 +17,17 @@ from amaranth.hdl import ResetInserter, Signal
 from hw.nmpu import NMPU
 from model.golden.framing import Position, frame
 from model.nmpu import nmpu
-from tb.pysim.testbench import clocks, simulate, stream_get, stream_put, write_params
+from tb.pysim.testbench import (
+    clocks,
+    present_param_write,
+    simulate,
+    stream_get,
+    stream_put,
+    write_params,
+)
 from tb.stimulus.catalogue import NMPU_CONFIGS
 from tb.stimulus.nmpu import input_beats, random_codes, random_params
+from tb.stimulus.params import ParamMirror
 from tb.stimulus.pauses import pauses
 
 CONFIGS = ["lanes1_trunc", "lanes_eq_columns_half_even", "phases4_relu_clip", "bitsliced_4x2"]
@@ -191,4 +199,57 @@ def test_reset_keeps_parameters(seed):
 
     simulate(ResetInserter(rst)(dut), bench, sink, deadline_cycles=20 * cfg.columns + 200)
     want = nmpu(cfg, codes, **params)
+    np.testing.assert_array_equal(np.concatenate([b["data"] for b in got]), want.reshape(-1))
+
+
+def test_writes_during_reset_land_as_the_mirror_says(seed):
+    """A parameter write presented while reset is high lands like any other (docs/nmpu.md,
+    "Framing, flush and reset"): the memories and slot bits are not reset and ``pend`` is
+    held clear, so the last write to a column before the first vector is in force, two
+    writes to one column included. A write to a missing address during reset is dropped
+    without ``param_error`` (held clear). ``ParamMirror``, which every bench predicts with,
+    lands every write whatever the reset: the RTL must agree with it."""
+    cfg = NMPU_CONFIGS["odd_columns_one_lane"]  # 3 columns: column 3 is a bad address
+    rng = np.random.default_rng(seed)
+    loaded, codes = random_params(cfg, rng), random_codes(cfg, rng, 8)
+    for _ in range(100):  # values whose outputs tell them apart (ReLU and saturation may not)
+        new, decoy = random_params(cfg, rng), random_params(cfg, rng)
+        y = {k: nmpu(cfg, codes, **p) for k, p in (("l", loaded), ("n", new), ("d", decoy))}
+        if all((y["n"][:, c] != y[k][:, c]).any() for c, k in ((0, "l"), (1, "l"), (1, "d"))):
+            break
+    else:
+        raise AssertionError("no parameters that change the outputs")
+    # During reset: every field of column 0 once, of column 1 twice (the second wins).
+    writes = [(f, 0, new[f][0]) for f in cfg.param_fields]
+    writes += [(f, 1, v) for f in cfg.param_fields for v in (decoy[f][1], new[f][1])]
+    mirror = ParamMirror(cfg, loaded)
+    dut = NMPU(cfg)
+    rst = Signal()
+    got, state = [], {}
+
+    async def bench(ctx):
+        await write_params(ctx, dut.params, cfg, loaded)
+        ctx.set(rst, 1)
+        await ctx.tick()
+        for name, column, value in writes:
+            present_param_write(ctx, dut.params, cfg, name, column, value)
+            await ctx.tick()
+            mirror.land(name, column, value)
+        ctx.set(dut.params.addr, 3)  # column 3 of scale: a bad write, during reset
+        await ctx.tick()
+        ctx.set(dut.params.we, 0)
+        await ctx.tick()
+        ctx.set(rst, 0)
+        state["param_error after reset"] = ctx.get(dut.param_error)
+        await stream_put(ctx, dut.i, input_beats(cfg, codes), pauses("none", rng))
+
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, len(codes) * cfg.beats, pauses("none", rng)))
+
+    simulate(ResetInserter(rst)(dut), bench, sink, deadline_cycles=20 * cfg.columns + 200)
+    assert state == {"param_error after reset": 0}
+    in_force = mirror.snapshot()
+    for f in cfg.param_fields:
+        np.testing.assert_array_equal(in_force[f], [new[f][0], new[f][1], loaded[f][2]], f)
+    want = nmpu(cfg, codes, **in_force)
     np.testing.assert_array_equal(np.concatenate([b["data"] for b in got]), want.reshape(-1))

@@ -313,3 +313,36 @@ def test_conversion_inputs_are_checked_not_truncated(kwargs, message):
 def test_front_end_settings_name_the_parameter(kwargs, message):
     with pytest.raises(ValueError, match=message):
         AnalogFrontEnd.sample(SARConfig(columns=2), **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"seed": 1 << 63}, r"seed must be an integer below 2\*\*63"),
+        ({"seed": 1 << 64}, r"seed must be an integer below 2\*\*63"),
+        ({"mismatch": 0.51}, r"mismatch must be at most 0.5"),
+        ({"gain": 1.0}, r"gain must be at most 0.5"),
+        ({"offset": 257.0}, r"offset must be at most 256 "),
+        ({"noise": 1e9}, r"noise must be at most 256 "),
+        ({"compression": 86.0}, r"compression must be at most 85.3"),
+        ({"noise": float("inf")}, "noise must be >= 0 and finite"),
+    ],
+)
+def test_front_end_settings_have_documented_ranges(kwargs, message):
+    """Seeds below 2**63 (the noise hash reads the seed as an int64), relative sigmas at
+    most 0.5, offset and noise at most the full scale, compression that leaves every
+    column at least 2 LSB of swing (out_width 8)."""
+    with pytest.raises(ValueError, match=message):
+        AnalogFrontEnd.sample(SARConfig(columns=2), **kwargs)
+
+
+def test_front_end_range_bounds_are_valid_and_convert():
+    cfg = SARConfig(columns=4)
+    top = {"mismatch": 0.5, "offset": 256.0, "noise": 256.0, "gain": 0.5,
+           "compression": 256 / 3, "seed": (1 << 63) - 1}  # fmt: skip
+    fe = AnalogFrontEnd.sample(cfg, **top)
+    codes, _ = sar_convert(cfg, fe, np.linspace(-1, 1, 8)[:, None].repeat(4, axis=1))
+    assert codes.shape == (8, 4)
+    assert AnalogFrontEnd.settings_problem(cfg, top) is None
+    assert AnalogFrontEnd.settings_problem(cfg, {**top, "seed": 1 << 63})[0] == "seed"
+    assert AnalogFrontEnd.settings_problem(cfg, {"colour": 1}) == ("colour", "unknown setting")

@@ -164,3 +164,86 @@ def test_front_end_gain_and_compression_travel_in_captures_and_options(tmp_path,
     assert sim_main(["--capture", str(path), "--adc-gain", "-1", "--adc-seed", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "gain" in err, err
+
+
+class Built(Exception):
+    """Raised by a stand-in for the simulator build: the command got past its checks."""
+
+
+def _no_build(*args, **kwargs):
+    raise Built
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["--synthetic", "--vectors", "0"], "--vectors"),
+        (["--synthetic", "--vectors", "-1"], "--vectors"),
+        (["--synthetic", "--vectors", str(10**30)], "--vectors"),
+        (["--synthetic", "--vectors", "nan"], "--vectors"),
+        (["--synthetic", "--seed", "-1"], "--seed"),
+        (["--synthetic", "--seed", str(2**32)], "--seed"),
+        (["--seed", "inf"], "--seed"),
+    ],
+)
+def test_numeric_options_are_one_line_before_any_build(argv, option, capsys, monkeypatch):
+    """issue 18: ``--vectors 0`` built for a minute, then failed with a traceback."""
+    from flows import sim_synthetic
+
+    monkeypatch.setattr(sim_synthetic, "run_synthetic", _no_build)
+    monkeypatch.setattr(sim_capture, "run_tile_capture", _no_build)
+    with pytest.raises(SystemExit) as exit_:
+        sim_main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1, err
+    assert f"argument {option}: must be an integer in [" in err and "Traceback" not in err
+
+
+def _small_capture(tmp_path, seed) -> Path:
+    return capture.save(tmp_path / "hw.npz", **_valid_kwargs(seed, vectors=2, columns=8))
+
+
+def test_capture_tile_above_hardware_limit_is_refused_before_any_build(
+    tmp_path, seed, capsys, monkeypatch
+):
+    """The capture's tile goes through the hardware size rule (docs/nmpu.md, "Hardware
+    size"): above the limit, one line naming the file, the estimate and --allow-large;
+    nothing built, no build folder."""
+    from model.golden import config
+
+    path = _small_capture(tmp_path, seed)
+    monkeypatch.setattr(config, "MAX_HARDWARE_BITS", 100)
+    monkeypatch.setattr(sim_capture, "run_tile_capture", _no_build)
+    build = tmp_path / "b"
+    assert sim_main(["--capture", str(path), "--build-dir", str(build)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{path}: TileConfig (8 columns, 4 lanes, 8 SAR steps): estimated hardware size" in err
+    assert "above the limit of 100" in err and "--allow-large" in err
+    assert not build.exists()
+    # --allow-large: a warning line with the estimate, then the build.
+    with pytest.raises(Built):
+        sim_main(["--capture", str(path), "--build-dir", str(build), "--allow-large"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("warning: ") and "--allow-large" in err, err
+
+
+def test_capture_tile_near_hardware_limit_warns(tmp_path, seed, capsys, monkeypatch):
+    from model.golden import config
+
+    path = _small_capture(tmp_path, seed)
+    bits = capture.load(path).tile_config.hardware_bits
+    monkeypatch.setattr(config, "WARN_HARDWARE_BITS", bits - 1)
+    monkeypatch.setattr(sim_capture, "run_tile_capture", _no_build)
+    with pytest.raises(Built):
+        sim_main(["--capture", str(path), "--build-dir", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"estimated hardware size {bits:,} bits" in err, err
+
+
+def test_synthetic_run_checks_vectors_before_any_build(monkeypatch):
+    """The library behind --synthetic refuses ``vectors < 1`` itself, before building."""
+    from flows import sim_synthetic
+
+    with pytest.raises(ValueError, match="vectors must be a positive integer, not 0"):
+        sim_synthetic.run_synthetic("icarus", 1, 0)

@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from flows import REPO
+from model.files import check_output_dir
 from tools.cli import ArgumentParser, UsageError, run, user_input
 
 
@@ -42,6 +43,8 @@ def parse_args(argv=None):
 
 def _main(argv) -> int:
     args = parse_args(argv)
+    with user_input():  # a FIFO or file as the folder: refused before any training
+        check_output_dir(args.out, "--out")
     from flows.adc_study import run_study
     from model.flow.adc_study import study_config
     from model.flow.adc_study_report import summary, table

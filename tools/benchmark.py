@@ -6,7 +6,8 @@
 Every figure is the median of ``--repeats`` runs in this one process (the closed-loop
 ``tile32`` rows: one run); the figures and how they are measured are
 ``flows.benchmark``'s. Prints one row per figure and writes them as JSON to ``--out``.
-Exit status 0.
+Exit status 0, or 2 with one line on stderr when ``--out`` is not a regular file (a
+directory, a FIFO), before anything runs.
 """
 
 from __future__ import annotations
@@ -14,33 +15,41 @@ from __future__ import annotations
 import sys
 
 from flows.benchmark import DEFAULT_OUT, run_benchmarks
-from tools.cli import ArgumentParser
+from model.files import check_output_path
+from tools.cli import ArgumentParser, bounded_int, run, user_input
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit status 0, or 2 with one line on stderr for invalid input."""
+    return run(_main, argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=bounded_int(1, 100), default=3)
     parser.add_argument(
         "--vectors",
-        type=int,
+        type=bounded_int(1, 1_000_000),
         default=None,
         help="NMPU vectors per repeat of the per-clock bench (default: 100 on Icarus, 2000 on"
         " Verilator, about a second each: 0.1 s Verilator runs varied 1.6x between runs)",
     )
     parser.add_argument(
         "--tile-vectors",
-        type=int,
+        type=bounded_int(1, 100_000_000),
         default=20_000,
         help="vectors through the 256-column tile harness",
     )
     parser.add_argument(
         "--sar-conversions",
-        type=int,
+        type=bounded_int(1, 100_000_000),
         default=50_000,
         help="conversions through the 256-column SAR harness",
     )
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args(argv)
+    with user_input():  # a directory or FIFO: refused before minutes of benchmarks
+        check_output_path(args.out, "--out")
     rows = run_benchmarks(
         repeats=args.repeats,
         vectors=args.vectors,

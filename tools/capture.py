@@ -25,9 +25,11 @@ import shlex
 import sys
 from pathlib import Path
 
+from model.files import check_output_path
 from model.flow import capture, digits, importer
 from model.flow.digits_capture import CaptureSettings, build
 from tools.cli import (
+    FRONT_END_HELP,
     FRONT_END_TERMS,
     ArgumentParser,
     UsageError,
@@ -64,9 +66,13 @@ def parse_args(argv=None):
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--simulator", choices=("builtin", "aihwkit"), default=d.simulator)
     ap.add_argument("--out", required=True, help="capture file to write (.npz)")
-    ap.add_argument("--vectors", type=int, default=d.vectors)
-    ap.add_argument("--seed", type=int, default=d.seed)
-    ap.add_argument("--hidden", type=int, default=d.hidden, help="layer-1 width = columns")
+    ap.add_argument(
+        "--vectors", type=int, default=d.vectors, help="test vectors captured, 1 to 450"
+    )
+    ap.add_argument("--seed", type=int, default=d.seed, help="crossbar seed, 0 to 2**63-1")
+    ap.add_argument(
+        "--hidden", type=int, default=d.hidden, help="layer-1 width = columns, 1 to 4096"
+    )
     ap.add_argument("--lanes", type=int, default=d.lanes, help="NMPU lanes (divides --hidden)")
     ap.add_argument(
         "--t-inference", type=float, default=d.t_inference, help="seconds after programming"
@@ -75,20 +81,22 @@ def parse_args(argv=None):
     ap.add_argument(
         "--input-bits",
         type=int,
-        help="quantise inputs to this many unsigned bits and bit-slice them into phases",
+        help="quantise inputs to this many unsigned bits (1 to 8) and bit-slice them into phases",
     )
     ap.add_argument(
-        "--slice-bits", type=int, default=d.slice_bits, help="bits per input slice (phase)"
+        "--slice-bits",
+        type=int,
+        default=d.slice_bits,
+        help="bits per input slice (phase), divides --input-bits",
     )
     adc = ap.add_argument_group("ADC analog front end (model.sar.AnalogFrontEnd.sample)")
-    helps = {
-        "mismatch": "unit-cap relative sigma",
-        "offset": "comparator offset sigma, LSB",
-        "noise": "comparator noise sigma, LSB",
-    }
-    for term, text in helps.items():
-        adc.add_argument(f"--adc-{term}", type=float, default=getattr(d, f"adc_{term}"), help=text)
-    adc.add_argument("--adc-seed", type=int, default=d.adc_seed)
+    for term in ("mismatch", "offset", "noise", "seed"):
+        adc.add_argument(
+            f"--adc-{term}",
+            type=int if term == "seed" else float,
+            default=getattr(d, f"adc_{term}"),
+            help=FRONT_END_HELP[term],
+        )
     ap.add_argument(
         "--mlp-cache",
         default=str(digits.MLP_CACHE.relative_to(Path.cwd()))
@@ -110,6 +118,9 @@ def _main(argv) -> int:
         return import_main(argv[1:])
     args = parse_args(argv)
     with user_input():  # front-end settings, calibration that does not fit, a bad capture
+        check_output_path(args.out, "--out")  # a directory or FIFO: refused before any work
+        if args.mlp_cache:  # read if present, else written
+            check_output_path(args.mlp_cache, "--mlp-cache")
         kw = build(settings(args), log=print)
         path = capture.save(args.out, **kw)
     prov = kw["provenance"]
@@ -154,21 +165,36 @@ def parse_import_args(argv):
         metavar="KEY=VALUE",
         help="SARConfig field, e.g. steps=10",
     )
-    ap.add_argument("--max-vectors", type=int, help="write at most this many scored vectors")
+    ap.add_argument("--max-vectors", type=int, help="write at most this many scored vectors (>= 1)")
     ap.add_argument(
         "--no-saturate",
         action="store_true",
         help="fail on a parameter outside its format instead of saturating it",
     )
     fs = ap.add_argument_group("ADC full scale (default: percentile of |analog_mac|)")
-    fs.add_argument("--full-scale", type=float, help="MAC units per ADC full scale")
-    fs.add_argument("--out-percentile", type=float, default=99.9)
-    fs.add_argument("--out-headroom", type=float, default=0.8)
+    fs.add_argument(
+        "--full-scale",
+        type=float,
+        help="MAC units per ADC full scale: above the median |analog_mac| of the calibration "
+        "vectors, at most 2**(in_width-1) times the largest",
+    )
+    fs.add_argument(
+        "--out-percentile",
+        type=float,
+        default=99.9,
+        help="percentile of |analog_mac| put at --out-headroom of full scale, 50 to 100",
+    )
+    fs.add_argument(
+        "--out-headroom",
+        type=float,
+        default=0.8,
+        help="fraction of full scale, 2**-(in_width-1) (one code) to 1",
+    )
     fs.add_argument(
         "--act-percentile",
         type=float,
         default=99.9,
-        help="activation percentile put at the largest output code",
+        help="activation percentile put at the largest output code, 50 to 100",
     )
     adc = ap.add_argument_group(
         "ADC analog front end (model.sar.AnalogFrontEnd.sample; default ideal)"
@@ -180,6 +206,8 @@ def parse_import_args(argv):
 def import_main(argv) -> int:
     """``python -m tools.capture import``: one line on stderr and status 2 for bad input."""
     args = parse_import_args(argv)
+    with user_input():  # a directory or FIFO to write: refused before reading anything
+        check_output_path(args.out, "--out")
     front_end = {
         k: v
         for k, v in adc_settings(args).items()
@@ -188,18 +216,19 @@ def import_main(argv) -> int:
     terms = FRONT_END_TERMS
     if front_end and not any(front_end.get(k) for k in terms):
         raise UsageError("--adc-seed needs --adc-mismatch/offset/noise/gain/compression")
-    opts = importer.ImportOptions(
-        lanes=args.lanes,
-        nmpu_set=config_dict(None, args.nmpu_set, "nmpu"),
-        sar_set=config_dict(None, args.sar_set, "sar"),
-        front_end=front_end,
-        full_scale=args.full_scale,
-        out_percentile=args.out_percentile,
-        out_headroom=args.out_headroom,
-        act_percentile=args.act_percentile,
-        max_vectors=args.max_vectors,
-        saturate=not args.no_saturate,
-    )
+    with user_input():  # the options' ranges, before the source is read
+        opts = importer.ImportOptions(
+            lanes=args.lanes,
+            nmpu_set=config_dict(None, args.nmpu_set, "nmpu"),
+            sar_set=config_dict(None, args.sar_set, "sar"),
+            front_end=front_end,
+            full_scale=args.full_scale,
+            out_percentile=args.out_percentile,
+            out_headroom=args.out_headroom,
+            act_percentile=args.act_percentile,
+            max_vectors=args.max_vectors,
+            saturate=not args.no_saturate,
+        )
     with user_input():  # the source, the settings, a calibration that cannot fit
         src = importer.read_source(args.src)
         prov = {

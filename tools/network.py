@@ -26,11 +26,24 @@ from __future__ import annotations
 import functools
 import sys
 import time
-from pathlib import Path
 
 from flows import network as rtl_network
+from model.files import check_output_dir
 from model.flow import digits_network
-from tools.cli import ArgumentParser, UsageError, run, user_input
+from model.golden.tile import TileConfig
+from tools.cli import (
+    SEED,
+    ArgumentParser,
+    UsageError,
+    add_allow_large,
+    bounded_int,
+    check_hardware,
+    run,
+    user_input,
+)
+
+#: Bits per phase: ``InputSpec`` takes 1 to 15 (and they must divide the activation width).
+SLICE_BITS = bounded_int(1, 15)
 
 
 def parse_args(argv=None):
@@ -38,7 +51,9 @@ def parse_args(argv=None):
     ap.add_argument("--out", default="build/network", help="folder for captures and builds")
     ap.add_argument("--sim", choices=("icarus", "verilator"), default="icarus")
     ap.add_argument(
-        "--vectors", type=int, help="scored test vectors (first N of the test split; default all)"
+        "--vectors",
+        type=bounded_int(1, 1_000_000),
+        help="scored test vectors (first N of the test split; default all)",
     )
     ap.add_argument(
         "--network",
@@ -50,15 +65,19 @@ def parse_args(argv=None):
     ap.add_argument("--lanes", help="NMPU lanes per layer, comma-separated (default: largest "
                     "divisor of the columns up to 64)")  # fmt: skip
     ap.add_argument(
-        "--slice-bits", type=int, default=4, help="bits per phase of hidden activations"
+        "--slice-bits", type=SLICE_BITS, default=4, help="bits per phase of hidden activations"
     )
     ap.add_argument(
-        "--input-slice-bits", type=int, default=1, help="bits per phase of 4-bit pixel codes"
+        "--input-slice-bits",
+        type=SLICE_BITS,
+        default=1,
+        help="bits per phase of 4-bit pixel codes",
     )
-    ap.add_argument("--seed", type=int, default=1, help="crossbar seed (layer L: seed + L)")
-    ap.add_argument("--sim-seed", type=int, default=1, help="cocotb seed")
+    ap.add_argument("--seed", type=SEED, default=1, help="crossbar seed (layer L: seed + L)")
+    ap.add_argument("--sim-seed", type=SEED, default=1, help="cocotb seed")
     ap.add_argument("--adc-ideal", action="store_true", help="ideal ADC front ends")
     ap.add_argument("--no-rtl", action="store_true", help="golden chain only")
+    add_allow_large(ap)
     return ap.parse_args(argv)
 
 
@@ -78,7 +97,8 @@ def main(argv=None) -> int:
 
 def _main(argv) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    out = Path(args.out)
+    with user_input():  # a FIFO or file as the folder: refused before the golden chain
+        out = check_output_dir(args.out, "--out")
     t0 = time.perf_counter()
     with user_input():
         run_ = digits_network.build(
@@ -91,6 +111,9 @@ def _main(argv) -> int:
             adc_ideal=args.adc_ideal,
         )
         rtl = None
+        for layer in [] if args.no_rtl else run_.layers:  # every tile, before any is built
+            tile = TileConfig(layer.capture["sar_config"], layer.capture["nmpu_config"])
+            check_hardware(tile, allow_large=args.allow_large, what=f"layer {layer.index}")
         out.mkdir(parents=True, exist_ok=True)
         if args.no_rtl:
             rtl_network.save_layers(run_, out)

@@ -8,28 +8,46 @@ Synthesises both units (Debian's Yosys, generic CMOS gates; ECP5 with
 ``--lanes``, then the one-lane stage breakdown and format sweep (unless
 ``--no-sweep``); see ``flows.ppa`` for what is measured and how. Writes
 ``<out>/ppa.json`` (the fields of DESIGN 8) and ``ppa.png``, prints the table and the
-ratios against the paper. Exit status 0.
+ratios against the paper. Exit status 0, or 2 with one line on stderr for invalid input
+(before any synthesis), including a large config above the hardware size limit without
+``--allow-large`` (docs/nmpu.md, "Hardware size").
 """
 
 from __future__ import annotations
 
-import argparse
 import functools
 import sys
 from pathlib import Path
 
 from flows.ppa import run_ppa, summary
+from model.files import check_output_dir
+from model.golden.nmpu import MAX_COLUMNS
+from model.nmpu import NMPUConfig
+from tools.cli import ArgumentParser, add_allow_large, bounded_int, check_hardware, run, user_input
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Exit status 0, or 2 with one line on stderr for invalid input."""
+    return run(_main, argv)
+
+
+def _main(argv) -> int:
+    ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path("build/reports"))
-    ap.add_argument("--columns", type=int, default=256, help="columns of the large config")
-    ap.add_argument("--lanes", type=int, default=64, help="lanes of the large config")
+    size = bounded_int(1, MAX_COLUMNS)
+    ap.add_argument("--columns", type=size, default=256, help="columns of the large config")
+    ap.add_argument("--lanes", type=size, default=64, help="lanes of the large config")
     ap.add_argument("--lane-only", action="store_true", help="only the one-lane config")
     ap.add_argument("--no-fpga", action="store_true", help="skip the ECP5 mapping")
     ap.add_argument("--no-sweep", action="store_true", help="skip the breakdown and format sweep")
+    add_allow_large(ap)
     args = ap.parse_args(argv)
+    with user_input():  # a FIFO or file as the folder: refused before any synthesis
+        check_output_dir(args.out, "--out")
+    if not args.lane_only:  # the large config: valid and not too large, before any synthesis
+        with user_input():
+            big = NMPUConfig(columns=args.columns, lanes=args.lanes)
+        check_hardware(big, allow_large=args.allow_large)
     report, rows = run_ppa(
         args.out,
         columns=args.columns,

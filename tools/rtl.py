@@ -15,7 +15,10 @@ JSON beside them.
 capture files carry); ``--*-set key=value`` overrides one field, the value
 parsed as JSON when it parses (numbers, booleans, lists) and as a string
 otherwise. Invalid configs fail with the config's own error naming the field (exit
-status 2, one line). The Verilog is written by ``flows.rtl``; this is the command line.
+status 2, one line). Hardware whose estimated size is above the limit (docs/nmpu.md,
+"Hardware size": the tile's, or the NMPU's and the SAR's when there is no tile) is refused
+before anything is elaborated unless ``--allow-large``; near it, a warning line says so.
+The Verilog is written by ``flows.rtl``; this is the command line.
 """
 
 from __future__ import annotations
@@ -23,7 +26,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tools.cli import ArgumentParser, config_dict, run, user_input
+from model.files import check_output_dir
+from tools.cli import (
+    ArgumentParser,
+    add_allow_large,
+    check_hardware,
+    config_dict,
+    run,
+    user_input,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,15 +49,24 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--nmpu-set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--sar-config", help="JSON file with SARConfig fields")
     parser.add_argument("--sar-set", action="append", default=[], metavar="KEY=VALUE")
+    add_allow_large(parser)
     args = parser.parse_args(argv)
+    with user_input():  # a FIFO or file as the folder: refused before any elaboration
+        check_output_dir(args.out, "--out")
 
     from flows.rtl import write_blocks
+    from model.golden.tile import TileConfig
     from model.nmpu import NMPUConfig
     from model.sar import SARConfig
 
     with user_input():
         nmpu_cfg = NMPUConfig.from_dict(config_dict(args.nmpu_config, args.nmpu_set, "nmpu"))
         sar_cfg = SARConfig.from_dict(config_dict(args.sar_config, args.sar_set, "sar"))
+    try:
+        blocks = [TileConfig(sar_cfg, nmpu_cfg)]  # the largest of the three blocks written
+    except ValueError:  # no tile.v (write_blocks says why)
+        blocks = [nmpu_cfg, sar_cfg]
+    check_hardware(*blocks, allow_large=args.allow_large)
     write_blocks(Path(args.out), nmpu_cfg, sar_cfg, log=print)
     return 0
 

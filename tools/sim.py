@@ -21,15 +21,22 @@ import sys
 from pathlib import Path
 
 from flows.sim_capture import DEFAULT_CAPTURE, check_size, run_capture
+from model.files import check_output_dir
 from tb.runner import SIMULATORS
 from tools.cli import (
     FRONT_END_TERMS,
+    SEED,
     ArgumentParser,
     UsageError,
     add_front_end_options,
+    bounded_int,
+    check_front_end_options,
     run,
     user_input,
 )
+
+#: Most ``--vectors`` of a synthetic run (per cocotb test, about 20 tests): hours on Icarus.
+MAX_SYNTHETIC_VECTORS = 100_000
 
 
 def show(result: tuple[int, list[str]]) -> int:
@@ -49,14 +56,19 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--sim", choices=SIMULATORS, default="icarus")
     parser.add_argument("--capture", help=f"capture file (default {DEFAULT_CAPTURE.name})")
     parser.add_argument("--synthetic", action="store_true", help="NMPU alone on random data")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=SEED, default=1)
     parser.add_argument(
         "--unit",
         choices=("fixed", "fp16"),
         default="fixed",
         help="tile post-processing: the fixed-point NMPU or the FP16 baseline (make sim UNIT=fp16)",
     )
-    parser.add_argument("--vectors", type=int, default=20, help="synthetic vectors per test")
+    parser.add_argument(
+        "--vectors",
+        type=bounded_int(1, MAX_SYNTHETIC_VECTORS),
+        default=20,
+        help=f"synthetic vectors per test (1 to {MAX_SYNTHETIC_VECTORS})",
+    )
     adc = parser.add_argument_group(
         "ADC analog front end (default: the instance the capture was calibrated with)"
     )
@@ -74,9 +86,13 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument(
         "--allow-large",
         action="store_true",
-        help="run captures above the size guard (vectors x phases x columns > 2**19)",
+        help="run captures above the size guard (vectors x phases x columns > 2**19) and "
+        "tiles above the hardware size limit (docs/nmpu.md, Hardware size)",
     )
     args = parser.parse_args(argv)
+    if args.build_dir:
+        with user_input():  # a FIFO or file as the folder: refused before any build
+            check_output_dir(args.build_dir, "--build-dir")
     adc_keys = FRONT_END_TERMS
     adc_values = tuple(getattr(args, f"adc_{k}") for k in adc_keys)
     adc_given = any(adc_values) or args.adc_seed or args.adc_ideal
@@ -96,7 +112,6 @@ def _main(argv: list[str] | None) -> int:
     if args.adc_seed and not any(adc_values):
         raise UsageError("--adc-seed needs --adc-mismatch/offset/noise/gain/compression")
     from model.capture import load
-    from model.sar import AnalogFrontEnd
 
     fe = {} if args.adc_ideal else None
     if any(adc_values):
@@ -106,8 +121,10 @@ def _main(argv: list[str] | None) -> int:
     with user_input():  # a bad file, front end or size: one line naming it, before any build
         cap = load(capture)
         if fe:
-            AnalogFrontEnd.sample(cap.sar_config, **fe)
-        check_size(cap, args.allow_large)
+            check_front_end_options(cap.sar_config, fe)  # the front end's ranges, --adc-*
+        warning = check_size(cap, args.allow_large)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     report = run_capture(
         args.sim,
         cap,

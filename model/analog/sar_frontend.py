@@ -67,6 +67,71 @@ import numpy as np
 from model.analog.held_input import ComparePerStep, HeldInput, WorkArrays
 from model.golden.sar import SARConfig
 
+#: Front-end seeds are integers in ``[0, SEED_LIMIT)``: the comparator-noise hash takes the
+#: seed as a signed 64-bit integer (``model.analog.counter_noise.as_field``); a larger one
+#: does not fit (``OverflowError`` at the first noisy conversion) or aliases a negative one.
+SEED_LIMIT = 1 << 63
+#: Largest relative sigma of a unit capacitor (``mismatch``) and of a column gain
+#: (``gain``): at 0.5 a unit capacitor is negative with probability 2.3 % and the gain floor
+#: of 1/4 catches 6.7 % of the columns; beyond, the Gaussian model of a positive quantity
+#: (capacitance, gain) no longer describes a converter.
+MAX_RELATIVE_SIGMA = 0.5
+#: ``sample`` keyword arguments, in order.
+SETTINGS = ("mismatch", "offset", "noise", "seed", "gain", "compression")
+
+
+def setting_limits(cfg: SARConfig) -> dict[str, tuple[float, str]]:
+    """The largest value of each real ``sample`` setting for ``cfg``, and why.
+
+    ``offset`` and ``noise`` (sigma in LSB) at most the full scale ``2**out_width`` LSB
+    (beyond it the comparator's error spans the whole input range); ``compression`` at
+    most ``2**out_width / 3``, so that the strongest column (``a = 1.5 compression``)
+    still spans ``2**out_width tanh(a) / a >= 2`` LSB over the input range (a code
+    transition; a column with less converts every input to one code).
+    """
+    full = float(1 << cfg.out_width)
+    return {
+        "mismatch": (MAX_RELATIVE_SIGMA, "relative sigma of a unit capacitor"),
+        "gain": (MAX_RELATIVE_SIGMA, "relative sigma of a column gain"),
+        "offset": (full, f"LSB: the full scale of {cfg.out_width} bits"),
+        "noise": (full, f"LSB: the full scale of {cfg.out_width} bits"),
+        "compression": (full / 3, "so that every column still spans 2 LSB"),
+    }
+
+
+def settings_problem(cfg: SARConfig, settings: dict) -> tuple[str, str] | None:
+    """The first bad :meth:`AnalogFrontEnd.sample` setting of ``settings`` as ``(key,
+    problem)`` (``problem`` reads after the key's name: ``"must be >= 0, not -1"``), or
+    ``None``. The one definition of the settings' ranges: ``sample``, the capture loader
+    (``provenance.adc_front_end``) and the ``--adc-*`` options all ask it.
+    """
+    limits = setting_limits(cfg)
+    for key in settings:
+        if key not in SETTINGS:
+            return key, "unknown setting"
+    for key in SETTINGS:
+        if key not in settings:
+            continue
+        value = settings[key]
+        if key == "seed":
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 0:
+                return key, f"must be an integer >= 0, not {value!r}"
+            if value >= SEED_LIMIT:
+                return key, (
+                    "must be an integer below 2**63 (the comparator-noise hash takes it as a "
+                    f"signed 64-bit integer), not {value}"
+                )
+            continue
+        real = isinstance(value, (int, float, np.integer, np.floating))
+        if not real or isinstance(value, bool) or value < 0:
+            return key, f"must be >= 0, not {value!r}"
+        if not math.isfinite(value):  # nan or inf
+            return key, f"must be >= 0 and finite, not {value!r}"
+        top, why = limits[key]
+        if value > top:
+            return key, f"must be at most {top:.6g} ({why}), not {value!r}"
+    return None
+
 
 def _draw_transfer(columns: int, gain: float, compression: float, seed: int):
     """Per-column gain ``max(1 + gain N(0,1), 1/4)``, compression ``compression (1/2 + U(0,1))``.
@@ -169,6 +234,10 @@ class AnalogFrontEnd:
         object.__setattr__(self, "noise", float(self.noise))
         object.__setattr__(self, "seed", int(self.seed))
 
+    #: :func:`settings_problem`, reachable from ``model.sar.AnalogFrontEnd`` (the public
+    #: API loads this module lazily).
+    settings_problem = staticmethod(settings_problem)
+
     @property
     def linear(self) -> bool:
         """No gain error and no compression: the held input is the plain clipped formula."""
@@ -204,37 +273,37 @@ class AnalogFrontEnd:
         Parameters
         ----------
         mismatch : float
-            Relative sigma of one unit capacitor. A weight of ``w`` units has
-            relative sigma ``mismatch / sqrt(w)``, i.e. absolute sigma
+            Relative sigma of one unit capacitor, in [0, 0.5]. A weight of ``w``
+            units has relative sigma ``mismatch / sqrt(w)``, i.e. absolute sigma
             ``mismatch * sqrt(w)`` LSB (independent per column and step).
         offset : float
-            Sigma of the per-column comparator offset, LSB.
+            Sigma of the per-column comparator offset, LSB, in [0, 2**out_width].
         noise : float
-            Comparator noise, rms LSB per decision.
+            Comparator noise, rms LSB per decision, in [0, 2**out_width].
         seed : int
-            Seeds the mismatch and offset draws and keys the noise draws.
+            Seeds the mismatch and offset draws and keys the noise draws; in
+            [0, 2**63) (:data:`SEED_LIMIT`).
         gain : float
-            Sigma of the per-column relative gain (reference) error:
+            Sigma of the per-column relative gain (reference) error, in [0, 0.5]:
             ``g[c] = max(1 + gain * N(0, 1), 0.25)`` (0: off; the floor keeps a
             far-tail draw from inverting or killing a column).
         compression : float
             Mean per-column compression strength ``a``: ``a[c] = compression *
-            (1 + U(-0.5, 0.5))`` of ``tanh(a v) / a`` (0: off, linear).
+            (1 + U(-0.5, 0.5))`` of ``tanh(a v) / a`` (0: off, linear), in
+            [0, 2**out_width / 3].
             Both drawn from a stream of their own (see the module docstring).
+
+        The ranges (:func:`setting_limits`, :data:`MAX_RELATIVE_SIGMA`) keep the model a
+        converter; a value outside raises ``ValueError`` naming it
+        (:func:`settings_problem`).
         """
-        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-            raise ValueError(f"AnalogFrontEnd.sample: seed must be an integer >= 0, not {seed!r}")
-        named = (
-            ("mismatch", mismatch),
-            ("offset", offset),
-            ("noise", noise),
-            ("gain", gain),
-            ("compression", compression),
-        )
-        for name, value in named:
-            real = isinstance(value, (int, float, np.integer, np.floating))
-            if not real or isinstance(value, bool) or not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"AnalogFrontEnd.sample: {name} must be >= 0, not {value!r}")
+        bad = settings_problem(
+            cfg,
+            {"mismatch": mismatch, "offset": offset, "noise": noise, "seed": seed,
+             "gain": gain, "compression": compression},
+        )  # fmt: skip
+        if bad is not None:
+            raise ValueError(f"AnalogFrontEnd.sample: {bad[0]} {bad[1]}")
         nominal = np.array(cfg.weights, dtype=np.float64)
         rng = np.random.default_rng([int(seed), 0x5A2])
         w = np.broadcast_to(nominal, (cfg.columns, cfg.steps)).copy()

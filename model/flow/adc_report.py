@@ -41,6 +41,7 @@ from model.analog.adc_metrics import (
     static_linearity,
 )
 from model.analog.sar_frontend import AnalogFrontEnd
+from model.files import save_figure, write_text_atomic
 from model.golden.sar import SARConfig, ideal_codes, sar_convert
 
 SAMPLES, CYCLES, AMPLITUDE, HARMONICS = 4096, 127, 0.99, 10
@@ -192,7 +193,7 @@ def write_report(out: Path, **settings) -> tuple[dict, list[str]]:
             for k in ks
         ],
     }
-    (rs.out / "adc_report.json").write_text(json.dumps(report, indent=2))
+    write_text_atomic(rs.out / "adc_report.json", json.dumps(report, indent=2))
 
     s = report["static"]["summary"]
     lines = [f"SAR instance: {cond.replace(chr(10), '; ')}"]
@@ -253,7 +254,7 @@ def _plots(rs, cfg, st, col, cond, cond_col, dnl_noisy, spec, ks, enobs, ideal, 
     ax.legend(loc="upper right", fontsize=7)
     _box(ax, cond)
     fig.tight_layout()
-    fig.savefig(out / "sar_histogram.png", dpi=120)
+    save_figure(fig, out / "sar_histogram.png", dpi=120)
 
     # Code minus ideal code vs input (noise off and on).
     x = np.linspace(-1, 1, n * 16, endpoint=False)
@@ -276,7 +277,7 @@ def _plots(rs, cfg, st, col, cond, cond_col, dnl_noisy, spec, ks, enobs, ideal, 
     ax.legend(loc="upper right", fontsize=7)
     _box(ax, cond)
     fig.tight_layout()
-    fig.savefig(out / "sar_transfer_error.png", dpi=120)
+    save_figure(fig, out / "sar_transfer_error.png", dpi=120)
 
     for name, arr in (("dnl", st.dnl), ("inl", st.inl)):
         fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -298,7 +299,7 @@ def _plots(rs, cfg, st, col, cond, cond_col, dnl_noisy, spec, ks, enobs, ideal, 
         ax.legend(loc="lower right", fontsize=7)
         _box(ax, cond)
         fig.tight_layout()
-        fig.savefig(out / f"sar_{name}.png", dpi=120)
+        save_figure(fig, out / f"sar_{name}.png", dpi=120)
 
     # Spectrum of the plotted column.
     db = spec["dbfs"][:, col]
@@ -321,7 +322,7 @@ def _plots(rs, cfg, st, col, cond, cond_col, dnl_noisy, spec, ks, enobs, ideal, 
     ax.legend(loc="upper right", fontsize=7)
     _box(ax, cond + f"\n{SAMPLES} samples, {CYCLES} cycles, {AMPLITUDE} FS, no window", 0.01)
     fig.tight_layout()
-    fig.savefig(out / "sar_spectrum.png", dpi=120)
+    save_figure(fig, out / "sar_spectrum.png", dpi=120)
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(ks, enobs.mean(axis=1), "o-", label="sampled instance, mean over columns")
@@ -332,5 +333,5 @@ def _plots(rs, cfg, st, col, cond, cond_col, dnl_noisy, spec, ks, enobs, ideal, 
     ax.legend(loc="lower right", fontsize=7)
     _box(ax, cond + f"\nsine {SAMPLES} samples, {CYCLES} cycles, {AMPLITUDE} FS")
     fig.tight_layout()
-    fig.savefig(out / "sar_enob.png", dpi=120)
+    save_figure(fig, out / "sar_enob.png", dpi=120)
     plt.close("all")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from model.files import save_figure
+
 
 def table(report: dict) -> str:
     head = (f"{'net':4} {'level':9} {'k':>2} {'training':9} {'variant':13} {'calib':10} "
@@ -96,7 +98,7 @@ def plot(report: dict, path: Path) -> None:
                 ax.legend(fontsize=7)
     fig.suptitle(f"ADC study, seed {report['seed']}: accuracy vs active_steps", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -62,12 +62,13 @@ setting that would make it fit.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from model.golden.fixed import QFormat, int_range
+from model.golden.fixed import MAX_MODEL_BITS, QFormat, int_range
 
 #: Conversion index of the first calibration read (the ``first_index`` of the ADC
 #: conversions of the calibration vectors): far from a capture's own conversions
@@ -75,6 +76,10 @@ from model.golden.fixed import QFormat, int_range
 #: calibration vectors through an ADC (captures, the importer, the whole network,
 #: ADC-aware training) uses this one value.
 CALIBRATION_INDEX = 1_000_000
+#: Largest ``|reference MAC|`` in code LSBs ``q`` that :func:`calibrate` takes: the golden
+#: model's integers hold at most ``MAX_MODEL_BITS`` (62) bits, so no NMPU accumulator holds
+#: more (and the fit's sums of squares stay far inside float64).
+MAX_TARGET_CODES = 2.0**MAX_MODEL_BITS
 
 
 def quantise(
@@ -89,7 +94,9 @@ def quantise(
     v = np.asarray(values, dtype=np.float64)
     if not np.all(np.isfinite(v)):
         c = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise ValueError(f"calibration: {name}[{c}] = {v[c]} is not finite")
+        raise ValueError(
+            f"calibration: {name}[{c}] = {v[c]} is not finite" + (f"; {hint}" if hint else "")
+        )
     raw = _round(v, fmt)
     bad = np.flatnonzero((raw < fmt.min_raw) | (raw > fmt.max_raw))
     if bad.size and not saturate:
@@ -255,6 +262,9 @@ def _cols(cols) -> str:
 
 def choose_act_lsb(h, out_max: int, percentile: float = 99.9) -> float:
     """Output quantum putting the ``percentile`` of positive activations ``h`` at ``out_max``."""
+    if not (isinstance(percentile, (int, float, np.integer, np.floating))
+            and 0 < percentile <= 100):  # fmt: skip
+        raise ValueError(f"calibration: act_percentile must be in (0, 100], not {percentile!r}")
     h = np.asarray(h, dtype=np.float64)
     pos = h[h > 0]
     if pos.size == 0:
@@ -290,8 +300,10 @@ def layer_mac(cfg, phase_mac) -> np.ndarray:
 def _fit_hint(name: str, values, fmt: QFormat, cfg) -> str:
     """Why ``values`` do not fit ``fmt`` and which setting would make them fit."""
     v = np.abs(np.asarray(values, dtype=np.float64))
+    v = v[np.isfinite(v)]  # an overflowed value: no format holds it, k counts the others
     top = fmt.max_raw / (1 << fmt.frac_bits)
-    k = max(1, int(np.ceil(np.log2(max(v.max(), 1e-300) / top)))) if top > 0 else 1
+    ratio = max(float(v.max()) if v.size else 0.0, 1e-300) / top if top > 0 else 1.0
+    k = max(1, math.ceil(math.log2(ratio))) if math.isfinite(ratio) else 1
     if name == "bn_scale":
         return (
             f"bn_scale = A q / (act_lsb 2**out_frac) with out_frac = {cfg.out_frac} (set by the "
@@ -380,7 +392,22 @@ def calibrate(
     notes: list[str] = []
     saturated: dict[str, tuple[int, ...]] = {}
 
+    if not (isinstance(out_scale, (int, float, np.integer, np.floating))
+            and math.isfinite(out_scale) and out_scale > 0):  # fmt: skip
+        raise ValueError(f"calibration: out_scale must be positive and finite, not {out_scale!r}")
     q = out_scale / (1 << (cfg.in_width - 1))
+    bad = np.argwhere(~np.isfinite(ref))
+    if bad.size:
+        raise ValueError(
+            f"calibration: reference MAC value at index {[int(i) for i in bad[0]]} is not finite"
+        )
+    bad = np.argwhere(np.abs(ref) > MAX_TARGET_CODES * q)
+    if bad.size:
+        v, p, c = (int(i) for i in bad[0])
+        raise ValueError(
+            f"calibration: reference MAC {ref[v, p, c]:.6g} (vector {v}, phase {p}, column {c}) "
+            f"is beyond 2**{MAX_MODEL_BITS} code LSBs of {q:.6g} (out_scale {out_scale:.6g})"
+        )
     flat_codes = codes.transpose(1, 0, 2).reshape(phases * vectors, columns)
     target = ref.transpose(1, 0, 2).reshape(phases * vectors, columns) / q
     gain, offset_lsb, n_used = fit_correction(flat_codes, target, cfg.in_width, cfg.in_signed)

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from model.files import atomic_write, check_output_path
 from model.flow.head import FIELD_RE as HEAD_FIELD_RE
 from model.flow.head import Head, layers_from_arrays, make_head
 from model.golden.fixed import QFormat
@@ -261,8 +262,10 @@ def _check_meta(ck: _Checker, meta: Any) -> dict[str, Any]:
 
 
 def check_front_end(ck: _Checker, fe: Any, sar: SARConfig) -> None:
-    """``provenance.adc_front_end``: a JSON object of ``AnalogFrontEnd.sample`` settings."""
-    from model.analog.sar_frontend import AnalogFrontEnd
+    """``provenance.adc_front_end``: a JSON object of ``AnalogFrontEnd.sample`` settings, each
+    in the front end's own range (``model.analog.sar_frontend.settings_problem``: seed in
+    [0, 2**63), ...); a bad one is ``field 'provenance.adc_front_end.<key>'``."""
+    from model.analog.sar_frontend import settings_problem
 
     where = "provenance"
     if not isinstance(fe, dict):
@@ -273,10 +276,9 @@ def check_front_end(ck: _Checker, fe: Any, sar: SARConfig) -> None:
             where,
             f"'adc_front_end' has unknown key {unknown[0]!r} (expected some of {FRONT_END_KEYS})",
         )
-    try:
-        AnalogFrontEnd.sample(sar, **fe)
-    except (ValueError, TypeError) as exc:
-        ck.fail(where, f"'adc_front_end': {exc}")
+    bad = settings_problem(sar, fe)
+    if bad is not None:
+        ck.fail(f"provenance.adc_front_end.{bad[0]}", bad[1])
 
 
 def _build_configs(ck: _Checker, meta: dict[str, Any]) -> tuple[SARConfig, NMPUConfig]:
@@ -332,9 +334,11 @@ def save(
     ``head``: the network after this layer, a ``model.flow.head.Head`` or a sequence of
     ``(weight [in, out], bias [out])`` pairs (ReLU between, argmax at the end); optional.
     Arrays are stored as float64 / int64 whatever their input dtype (after the
-    dtype-kind check). Metadata JSON is written with sorted keys.
+    dtype-kind check). Metadata JSON is written with sorted keys. The file is written to a
+    temporary file and renamed onto ``path`` (``model.files.atomic_write``); a ``path``
+    that exists and is not a regular file (a directory, a FIFO) is a ``ValueError``.
     """
-    path = Path(path)
+    path = check_output_path(path)
     ck = _Checker(path)
     raw = {
         "analog": np.asarray(analog),
@@ -369,7 +373,9 @@ def save(
     }
     out["metadata"] = np.array(text)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as fh:
+    # A temporary file renamed onto ``path``: a failed write (full disk, size limit, an
+    # interrupt) leaves the previous capture intact (model.files).
+    with atomic_write(path) as fh:
         np.savez_compressed(fh, **out)
     return path
 

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from model.files import write_with
+
 #: Default hidden width N of the 64-N-10 network (= crossbar columns of layer 1).
 HIDDEN = 32
 #: Default cache of the trained weights (small, committed).
@@ -53,7 +55,9 @@ class MLP:
         return self.w1.shape[1]
 
     def save(self, path: str | Path) -> None:
-        np.savez(path, **{k: getattr(self, k) for k in _MLP_FIELDS})
+        """Write the weights to exactly ``path`` (no ``.npz`` appended), atomically."""
+        arrays = {k: getattr(self, k) for k in _MLP_FIELDS}
+        write_with(path, lambda fh: np.savez(fh, **arrays))
 
     @property
     def head(self) -> list[tuple[np.ndarray, np.ndarray]]:

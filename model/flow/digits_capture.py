@@ -26,11 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from model.analog import crossbar
-from model.analog.sar_frontend import AnalogFrontEnd
+from model.analog.sar_frontend import AnalogFrontEnd, settings_problem
 from model.flow import calibration, digits, importer
 from model.flow.calibration import CALIBRATION_INDEX
 from model.flow.head import make_head
-from model.golden.nmpu import NMPUConfig, nmpu
+from model.golden.nmpu import MAX_COLUMNS, NMPUConfig, nmpu
 from model.golden.sar import SARConfig
 from model.golden.tile import TileConfig, adc_codes, nmpu_input
 
@@ -64,6 +64,35 @@ class CaptureSettings:
     input_bits: int | None = None
     slice_bits: int = 1
     mlp_cache: str | None = str(digits.MLP_CACHE)
+
+    def __post_init__(self):
+        """The options' ranges, before any training or simulation; a ``ValueError`` names the
+        option. ``--vectors`` is checked against the test split in :func:`build`, the
+        crossbar's ``--dac-bits``/``--t-inference`` by ``CrossbarConfig``."""
+
+        def integer(name: str, lo: int, hi: int, why: str = "") -> None:
+            value = getattr(self, name)
+            option = "--" + name.replace("_", "-")
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise ValueError(f"{option} must be an integer in [{lo}, {hi}]{why}, not {value!r}")
+
+        if self.simulator not in ("builtin", "aihwkit"):
+            raise ValueError(f"--simulator must be builtin or aihwkit, not {self.simulator!r}")
+        seed = self.seed
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise ValueError(f"--seed must be an integer >= 0, not {seed!r}")
+        if seed >= 1 << 63:
+            raise ValueError(f"--seed must be an integer below 2**63 (numpy, torch), not {seed}")
+        integer("hidden", 1, MAX_COLUMNS, " (columns of the tile)")
+        integer("lanes", 1, self.hidden, " (NMPU lanes, at most --hidden)")
+        if self.hidden % self.lanes:
+            raise ValueError(f"--lanes {self.lanes} must divide --hidden {self.hidden}")
+        if self.input_bits is not None:
+            integer("input_bits", 1, 8)
+        integer("slice_bits", 1, 8)
+        bad = settings_problem(SARConfig(columns=self.hidden), self.front_end())
+        if bad is not None:
+            raise ValueError(f"--adc-{bad[0]} {bad[1]}")
 
     def front_end(self) -> dict:
         """The ``AnalogFrontEnd.sample`` settings (as the provenance records them)."""
@@ -186,9 +215,9 @@ def build(s: CaptureSettings, log=None) -> dict:
     """
     if s.input_bits is not None:
         return build_sliced(s, log)
-    mlp = get_mlp(s)
     data = digits.load_data()
-    _check_vectors(s.vectors, len(data.y_test))
+    _check_vectors(s.vectors, len(data.y_test))  # before any training
+    mlp = get_mlp(s)
     x_cal = data.x_train
     x = data.x_test[: s.vectors]
     labels = data.y_test[: s.vectors]
@@ -258,9 +287,9 @@ def build_sliced(s: CaptureSettings, log=None) -> dict:
     bits, sb = s.input_bits, s.slice_bits
     if not 1 <= sb <= bits or bits % sb or bits > 8:
         raise ValueError(f"--slice-bits {sb} must divide --input-bits {bits} (at most 8)")
-    mlp = get_mlp(s)
     data = digits.load_data(input_bits=bits)
-    _check_vectors(s.vectors, len(data.y_test))
+    _check_vectors(s.vectors, len(data.y_test))  # before any training
+    mlp = get_mlp(s)
     xi = np.concatenate([data.x_train, data.x_test[: s.vectors]])
     labels = np.concatenate([data.y_train, data.y_test[: s.vectors]])
     level = float((1 << sb) - 1)

@@ -67,6 +67,22 @@ class Head:
         return float(np.mean(np.argmax(self.logits(h), axis=1) == np.asarray(labels)))
 
 
+def as_float64(arr, name: str, fail) -> np.ndarray:
+    """The real array ``arr`` as float64; a non-finite value, or one beyond float64's range
+    (a long double), is ``fail(name, problem)`` naming its index (no numpy warning)."""
+    arr = np.asarray(arr)
+    bad = np.argwhere(~np.isfinite(arr))
+    if bad.size:
+        fail(name, f"non-finite value at index {[int(j) for j in bad[0]]}")
+    with np.errstate(over="ignore"):
+        out = np.asarray(arr, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(out))
+    if bad.size:
+        index = tuple(int(j) for j in bad[0])
+        fail(name, f"value {arr[index]!s} at index {list(index)} is beyond float64's range")
+    return out
+
+
 def make_head(layers: Sequence, inputs: int, fail) -> Head | None:
     """Validate ``layers`` [(weight, bias), ...] feeding ``inputs`` activations; ``None`` if empty.
 
@@ -90,9 +106,7 @@ def make_head(layers: Sequence, inputs: int, fail) -> Head | None:
                 fail(name, f"must be {ndim}-D, not shape {arr.shape}")
             if 0 in arr.shape:
                 fail(name, f"shape {arr.shape} has an empty dimension")
-            bad = np.argwhere(~np.isfinite(arr.astype(np.float64)))
-            if bad.size:
-                fail(name, f"non-finite value at index {[int(j) for j in bad[0]]}")
+            as_float64(arr, name, fail)
         if w.shape[0] != width:
             what = "the captured layer's columns" if i == 0 else f"{field_names(i - 1)[0]} outputs"
             fail(wn, f"has {w.shape[0]} inputs, but {what} are {width}")

@@ -23,7 +23,9 @@ field                shape                               meaning
 2. chooses the ADC full scale ``out_scale`` (MAC units per full scale): the
    ``out_percentile`` percentile of ``|analog_mac|`` over the calibration
    vectors and all phases at ``out_headroom`` of full scale (99.9 and 0.8, the
-   built-in crossbar's defaults), unless ``full_scale`` is given;
+   built-in crossbar's defaults), unless ``full_scale`` is given; the options'
+   ranges (:class:`ImportOptions`, docs/captures.md) and a scale that overflows
+   float64 or leaves no usable conversion are refused (:func:`_full_scale`);
 3. converts the calibration vectors through the SAR model with the chosen
    analog front end and calibrates the NMPU (``model.flow.calibration``,
    saturating and reporting weak columns), choosing the formats the user did
@@ -51,13 +53,13 @@ from typing import Any
 import numpy as np
 
 from model.analog.crossbar import choose_out_scale
-from model.analog.sar_frontend import AnalogFrontEnd
+from model.analog.sar_frontend import AnalogFrontEnd, settings_problem
 from model.flow import calibration
-from model.flow.calibration import CALIBRATION_INDEX
+from model.flow.calibration import CALIBRATION_INDEX, MAX_TARGET_CODES, layer_mac
 from model.flow.capture import MAX_LABEL, read_npz
 from model.flow.head import FIELD_RE as HEAD_FIELD_RE
-from model.flow.head import layers_from_arrays, make_head
-from model.golden.nmpu import NMPUConfig, nmpu
+from model.flow.head import as_float64, layers_from_arrays, make_head
+from model.golden.nmpu import MAX_COLUMNS, NMPUConfig, nmpu
 from model.golden.sar import SARConfig
 from model.golden.tile import TileConfig, adc_codes, nmpu_input
 
@@ -65,6 +67,14 @@ REQUIRED = ("analog_mac", "ideal_mac")
 OPTIONAL = ("bias", "labels", "calibration")
 #: Largest ``lanes`` chosen by default (the paper's tile: 64 lanes).
 DEFAULT_MAX_LANES = 64
+#: Range of ``out_percentile`` and ``act_percentile``: each percentile is the clip point of
+#: its range (the ADC full scale, the largest output code); below the median, most samples
+#: would saturate, which no calibration undoes.
+PERCENTILE_RANGE = (50.0, 100.0)
+
+
+def _real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,40 @@ class ImportOptions:
     act_percentile: float = 99.9
     max_vectors: int | None = None
     saturate: bool = True
+
+    def __post_init__(self):
+        """The options' ranges (docs/captures.md), checked before any data is read; a
+        ``ValueError`` names the command-line option."""
+        lo, hi = PERCENTILE_RANGE
+        why = {
+            "out_percentile": "the percentile of |analog_mac| placed at --out-headroom of the "
+            "ADC full scale",
+            "act_percentile": "the percentile of the positive activations placed at the "
+            "largest output code",
+        }
+        for name, text in why.items():
+            value = getattr(self, name)
+            if not (_real(value) and lo <= value <= hi):
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be in [{lo:g}, {hi:g}] ({text}; below the "
+                    f"median most samples would saturate), not {value!r}"
+                )
+        h = self.out_headroom
+        if not (_real(h) and 0 < h <= 1):
+            raise ValueError(
+                "--out-headroom must be in (0, 1] (the fraction of the ADC full scale the "
+                f"--out-percentile percentile lands at; above 1 it would be clipped), not {h!r}"
+            )
+        fs = self.full_scale
+        if fs is not None and not (_real(fs) and math.isfinite(fs) and fs > 0):
+            raise ValueError(f"--full-scale must be positive and finite, not {fs!r}")
+        n = self.max_vectors
+        if n is not None and (not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1):
+            raise ValueError(f"--max-vectors must be >= 1, not {n!r}")
+        if not isinstance(self.front_end, dict):
+            raise ValueError(
+                f"front_end must be a dict of --adc-* settings, not {self.front_end!r}"
+            )
 
 
 @dataclass
@@ -130,9 +174,10 @@ def choose_lanes(columns: int, lanes: int | None) -> int:
     return lanes
 
 
-def read_source(path: str | Path) -> dict[str, np.ndarray]:
+def read_source(path: str | Path) -> dict[str, Any]:
     """Read and check an import source ``.npz``; arrays with ``analog_mac``/``ideal_mac``
-    as [vectors, phases, columns] float64. ``ValueError`` names the file and field."""
+    as [vectors, phases, columns] float64, and ``path`` (the file, which
+    :func:`import_arrays` names in its errors). ``ValueError`` names the file and field."""
     src = _Source(path)
     arrays = read_npz(path, "import source")
     for name in REQUIRED:
@@ -153,14 +198,13 @@ def read_source(path: str | Path) -> dict[str, np.ndarray]:
             src.fail(
                 name, f"must be [vectors, columns] or [vectors, phases, columns], not {a.shape}"
             )
-        a = np.asarray(a, dtype=np.float64)
+        if 0 in a.shape:
+            src.fail(name, f"shape {a.shape} has an empty dimension")
+        if a.shape[-1] > MAX_COLUMNS:
+            src.fail(name, f"{a.shape[-1]} columns: a tile has at most {MAX_COLUMNS}")
+        a = as_float64(a, name, src.fail)
         if a.ndim == 2:
             a = a[:, None, :]
-        if 0 in a.shape:
-            src.fail(name, f"shape {arrays[name].shape} has an empty dimension")
-        bad = np.argwhere(~np.isfinite(a))
-        if bad.size:
-            src.fail(name, f"non-finite value at index {[int(i) for i in bad[0]]}")
         if shape is not None and a.shape != shape:
             src.fail(
                 name, f"shape {arrays[name].shape} != analog_mac's {arrays['analog_mac'].shape}"
@@ -175,9 +219,7 @@ def read_source(path: str | Path) -> dict[str, np.ndarray]:
         if bias.dtype.kind not in "fiu" or bias.shape != (columns,):
             src.fail("bias", f"must be a real [columns] = ({columns},) array, not {bias.dtype} "
                      f"{bias.shape}")  # fmt: skip
-        out["bias"] = np.asarray(bias, dtype=np.float64)
-        if not np.all(np.isfinite(out["bias"])):
-            src.fail("bias", "non-finite value")
+        out["bias"] = as_float64(bias, "bias", src.fail)
     labels = arrays.get("labels")
     if labels is not None:
         if labels.dtype.kind not in "iu" or labels.shape != (vectors,):
@@ -200,6 +242,7 @@ def read_source(path: str | Path) -> dict[str, np.ndarray]:
         src.fail("labels", f"label {int(labels.max())} is not one of the head's {head.classes} "
                  "classes")  # fmt: skip
     out["head"] = head
+    out["path"] = src.path
     return out
 
 
@@ -267,33 +310,146 @@ def _configs(columns: int, phases: int, opts: ImportOptions) -> tuple[dict, dict
 def import_arrays(
     src: dict[str, Any], opts: ImportOptions, *, provenance: dict | None = None
 ) -> Imported:
-    """Calibrate and build the capture from checked source arrays (:func:`read_source`)."""
+    """Calibrate and build the capture from checked source arrays (:func:`read_source`).
+
+    Every ``ValueError`` names the source file (``src["path"]``, when given): the source's
+    values that cannot be scaled (a full scale or ideal MAC beyond float64 or the NMPU),
+    the options the source contradicts, a calibration that cannot fit.
+    """
+    where = src.get("path")
+    try:
+        return _import_arrays(src, opts, provenance, _Source(where or "import source"))
+    except ValueError as exc:
+        if where is None or str(exc).startswith(f"{where}: "):
+            raise
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _full_scale(
+    src: _Source, analog_cal: np.ndarray, opts: ImportOptions, in_width: int
+) -> tuple[float, str]:
+    """``out_scale`` (MAC units per ADC full scale) and how it was chosen, refusing a scale
+    that overflows float64 or leaves no usable conversion (docs/captures.md):
+
+    * ``--full-scale X``: the ADC saturates calibration samples beyond ``X``, so at least
+      half of them must lie inside it (``X`` above the median of ``|analog_mac|``), and one
+      code LSB ``X / 2**(in_width-1)`` must not exceed every one of them (all would convert
+      to the zero code);
+    * a percentile: it must be above 0 (else there is no scale to derive) and divided by
+      ``--out-headroom`` finite; the option ranges then guarantee both rules above.
+    """
+    codes = float(1 << (in_width - 1))  # code LSBs per full scale (the signed view)
+    mag = np.abs(analog_cal)
+    if opts.full_scale is not None:
+        x = float(opts.full_scale)
+        median, top = float(np.median(mag)), float(mag.max())
+        if not median < x:
+            raise ValueError(
+                f"--full-scale {x:g} puts at least half of the calibration samples beyond the "
+                f"full scale (median |analog_mac| {median:.6g} MAC units), where the ADC "
+                "saturates; give more than the median"
+            )
+        if top < x / codes:
+            raise ValueError(
+                f"--full-scale {x:g}: one code LSB ({x / codes:.6g} MAC units) is above every "
+                f"calibration sample (largest |analog_mac| {top:.6g}), all would convert to "
+                f"the zero code; give at most {top * codes:.6g}"
+            )
+        out_scale, text = x, f"given: {x:g} MAC units"
+    else:
+        p, h = opts.out_percentile, opts.out_headroom
+        if h * codes < 1:
+            raise ValueError(
+                f"--out-headroom {h:g} puts the {p:g} percentile of |analog_mac| below one code "
+                f"LSB (1/{codes:g} of full scale at in_width {in_width}): give at least "
+                f"{1 / codes:g}"
+            )
+        level = float(np.percentile(mag, p))
+        if not level > 0:
+            zero = float(np.mean(mag == 0))
+            src.fail(
+                "analog_mac",
+                f"the {p:g} percentile of |analog_mac| over the calibration vectors is 0 "
+                f"({100 * zero:.1f} % of their samples are 0): no full scale to derive; "
+                "give --full-scale",
+            )
+        out_scale = choose_out_scale(analog_cal, p, h)
+        if not math.isfinite(out_scale):
+            c = int(np.unravel_index(np.argmax(mag), mag.shape)[-1])
+            src.fail(
+                "analog_mac",
+                f"the {p:g} percentile of |analog_mac| ({level:.6g}) at --out-headroom {h:g} of "
+                f"full scale overflows float64 (column {c} reaches {float(mag.max()):.6g}); "
+                "rescale the source or give --full-scale",
+            )
+        text = (
+            f"{out_scale:.6g} MAC units: the {p:g} percentile of |analog_mac| "
+            f"over the calibration vectors at {h:g} of full scale"
+        )
+    if not out_scale / codes > 0:
+        src.fail(
+            "analog_mac",
+            f"the full scale {out_scale:.6g} MAC units is too small for float64: its code LSB "
+            f"(1/{codes:g} of it) underflows; rescale the source",
+        )
+    return out_scale, text
+
+
+def _check_scaled(src: _Source, analog_mac, ideal_mac, bias, cfg, out_scale: float) -> None:
+    """The source's values against the chosen full scale, all vectors: ``analog_mac /
+    out_scale`` finite, ``|ideal_mac|`` within :data:`~model.flow.calibration.MAX_TARGET_CODES`
+    code LSBs (no NMPU accumulator holds more), and the layer output ``sum_k w_k
+    ideal_mac[k] + bias`` finite. Each refusal names the field, vector and column."""
+
+    def where(mask) -> str:
+        v, *_, c = (int(i) for i in np.argwhere(mask)[0])
+        return f"vector {v}, column {c}"
+
+    q = out_scale / float(1 << (cfg.in_width - 1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        bad = ~np.isfinite(analog_mac / out_scale)
+        if bad.any():
+            src.fail(
+                "analog_mac",
+                f"value at {where(bad)} overflows float64 divided by the full scale "
+                f"{out_scale:.6g} MAC units",
+            )
+        bad = np.abs(ideal_mac) > MAX_TARGET_CODES * q
+        if bad.any():
+            v = float(ideal_mac[tuple(np.argwhere(bad)[0])])
+            src.fail(
+                "ideal_mac",
+                f"{v:.6g} at {where(bad)} is beyond 2**62 code LSBs ({q:.6g} MAC units each at "
+                f"the full scale {out_scale:.6g}), more than any NMPU accumulator holds (are "
+                "analog_mac and ideal_mac in the same units?)",
+            )
+        m = layer_mac(cfg, ideal_mac)
+        bad = ~np.isfinite(m)
+        if bad.any():
+            at = where(bad[:, None, :])
+            src.fail("ideal_mac", f"the layer MAC (phases weighted, summed) overflows at {at}")
+        bad = ~np.isfinite(m + bias)
+        if bad.any():
+            at = where(bad[:, None, :])
+            src.fail("bias", f"the layer output (MAC + bias) overflows float64 at {at}")
+
+
+def _import_arrays(src, opts: ImportOptions, provenance, source: _Source) -> Imported:
     analog_mac, ideal_mac = src["analog_mac"], src["ideal_mac"]
     vectors, phases, columns = analog_mac.shape
     sar_dict, nm_dict = _configs(columns, phases, opts)
+    sar_cfg, nm_cfg = SARConfig.from_dict(sar_dict), NMPUConfig.from_dict(nm_dict)
+    bad = settings_problem(sar_cfg, opts.front_end)
+    if bad is not None:
+        raise ValueError(f"--adc-{bad[0]} {bad[1]}")
     user = set(opts.nmpu_set)
     cal_idx, scored, split_text = split(vectors, src.get("calibration"))
     if opts.max_vectors is not None:
-        if opts.max_vectors < 1:
-            raise ValueError(f"--max-vectors must be >= 1, not {opts.max_vectors}")
         scored = scored[: opts.max_vectors]
         split_text += f"; the first {scored.size} scored vectors are written"
 
-    if opts.full_scale is not None:
-        if not (math.isfinite(opts.full_scale) and opts.full_scale > 0):
-            raise ValueError(f"--full-scale must be positive and finite, not {opts.full_scale}")
-        out_scale, scale_text = float(opts.full_scale), f"given: {opts.full_scale:g} MAC units"
-    else:
-        try:
-            out_scale = choose_out_scale(
-                analog_mac[cal_idx], opts.out_percentile, opts.out_headroom
-            )
-        except ValueError as exc:
-            raise ValueError(f"ADC full scale: {exc} (analog_mac is all zero?)") from None
-        scale_text = (
-            f"{out_scale:.6g} MAC units: the {opts.out_percentile:g} percentile of |analog_mac| "
-            f"over the calibration vectors at {opts.out_headroom:g} of full scale"
-        )
+    out_scale, scale_text = _full_scale(source, analog_mac[cal_idx], opts, nm_cfg.in_width)
+    _check_scaled(source, analog_mac, ideal_mac, src["bias"], nm_cfg, out_scale)
     analog = analog_mac / out_scale
 
     chosen: list[str] = []
@@ -390,6 +546,8 @@ def _format_change(cfg: NMPUConfig, cal, user: set, out_scale: float):
         q = out_scale / (1 << (cfg.in_width - 1))
         need = q / (cal.act_lsb * 2.0**cal.out_frac)
         top = cfg.bn_scale_fmt.max_raw / (1 << cfg.bn_scale_fmt.frac_bits)
+        if not math.isfinite(need / top):
+            return None
         k = max(1, math.ceil(math.log2(need / top)))
         return "out_lsb_cut", max(0, cfg.out_lsb_cut - k), "bn_scale did not fit"
     return None

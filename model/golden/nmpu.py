@@ -35,6 +35,10 @@ ACTIVATIONS = ("none", "relu", "relu_clip")
 #: Largest ``columns`` (and so ``lanes``) accepted: a tile's periphery, not a whole chip.
 MAX_COLUMNS = 4096
 
+#: Most fraction bits of a parameter format (with at most ``MAX_MODEL_BITS`` of width):
+#: far beyond any useful format, small enough that deriving the ranges stays instant.
+MAX_FRAC_BITS = 4 * MAX_MODEL_BITS
+
 #: Field order of the configuration port's address map (``addr = field << col_bits | col``).
 PARAM_FIELDS = ("scale", "offset", "bn_scale", "bn_offset")
 
@@ -126,8 +130,19 @@ class NMPUConfig:
             raise ValueError(f"NMPUConfig.correction must be a bool, not {self.correction!r}")
         _check_int("in_width", self.in_width, 2 if self.in_signed else 1, 32)
         for name in _FORMAT_FIELDS:
-            set_(self, name, QFormat.parse(getattr(self, name), name=f"NMPUConfig.{name}"))
+            fmt = QFormat.parse(getattr(self, name), name=f"NMPUConfig.{name}")
+            # Before any range is derived: a huge format would take forever (1 << 10**9).
+            if fmt.width > MAX_MODEL_BITS or fmt.frac_bits > MAX_FRAC_BITS:
+                raise ValueError(
+                    f"NMPUConfig.{name} {fmt} must be at most {MAX_MODEL_BITS} bits wide with "
+                    f"at most {MAX_FRAC_BITS} fraction bits"
+                )
+            set_(self, name, fmt)
         _check_int("phases", self.phases, 1, 64)
+        for name in ("phase_shifts", "phase_signs"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (list, tuple)):
+                raise ValueError(f"NMPUConfig.{name} must be a list of integers, not {value!r}")
         shifts = (0,) * self.phases if self.phase_shifts is None else tuple(self.phase_shifts)
         signs = (1,) * self.phases if self.phase_signs is None else tuple(self.phase_signs)
         if len(shifts) != self.phases:
@@ -265,6 +280,33 @@ class NMPUConfig:
             and (self.bn or f not in ("bn_scale", "bn_offset"))
         )
 
+    @property
+    def hardware_bits(self) -> int:
+        """Estimated size of the unit's RTL in bits, a closed form of the config (no Amaranth):
+        what its elaboration time and memory scale with. The tools refuse a config above
+        ``model.golden.config.MAX_HARDWARE_BITS`` unless ``--allow-large`` (docs/nmpu.md,
+        "Hardware size"). It counts
+
+        * per column (``hw.param_store``): two slots of every stored parameter (memory bits)
+          and two slot-state flip-flops per stored field; with ``phases > 1``, the running sum
+          (``acc_partial`` bits);
+        * per lane: the pipeline registers (``a``, ``acc``, ``y``, ``z``, the output, and the
+          batch-norm parameters carried through three stages) and the multipliers' partial
+          products (``in_width x scale`` and ``y x bn_scale``).
+        """
+        r = self.ranges
+        fields = self.param_fields
+        per_column = 2 * sum(self.param_format(f).width + 1 for f in fields)
+        if self.phases > 1:
+            per_column += r["acc_partial"].bits
+        per_lane = r["a"].bits + r["acc"].bits + r["y"].bits + r["z"].bits + self.out_width
+        if self.correction:
+            per_lane += self.in_width * self.scale_fmt.width
+        if self.bn:
+            g, b = self.bn_scale_fmt.width, self.bn_offset_fmt.width
+            per_lane += 3 * (g + b) + r["y"].bits * g
+        return self.columns * per_column + self.lanes * per_lane
+
     # -- parameter port address map (DESIGN 3.4), shared by the RTL and every driver --
 
     @property
@@ -315,7 +357,7 @@ class NMPUConfig:
         """Build from a dict (capture files, JSON on the command line); unknown keys are errors."""
         kw = known_kwargs(cls, d)
         for name in ("phase_shifts", "phase_signs"):
-            if kw.get(name) is not None:
+            if isinstance(kw.get(name), list):
                 kw[name] = tuple(kw[name])
         return cls(**kw)
 

@@ -150,6 +150,20 @@ class SARConfig:
         """Width of the unsaturated correction sum ``sum(b_i w_i) + fill``."""
         return max(1, sum(self.weights).bit_length())
 
+    @property
+    def hardware_bits(self) -> int:
+        """Estimated size of the SAR's RTL in bits, a closed form of the config (the rule and
+        its limit: ``model.golden.config.check_hardware_size``, docs/nmpu.md "Hardware size").
+
+        Per column: the decision register, the CDAC switch states and the held decisions
+        (``3 x steps``), the correction sum and the code (``sum_width + out_width``), and the
+        correction's lookup: ``hw.sar`` reads the column's sum of weights from a table of
+        ``2**steps`` rows of ``sum_width`` bits, counted as ``2**steps * sum_width / 16`` (a
+        table bit elaborates about 20x faster than a datapath bit, measured).
+        """
+        lookup = -(-(self.sum_width << self.steps) // 16)
+        return self.columns * (3 * self.steps + self.sum_width + self.out_width + lookup)
+
     def skipped_sum(self, active_steps: int) -> int:
         """``S_k``: sum of the weights of the steps not run when ``active_steps = k``."""
         self.check_active_steps(active_steps)
@@ -179,7 +193,7 @@ class SARConfig:
     def from_dict(cls, d: dict) -> SARConfig:
         """Build from a dict as written by :meth:`to_dict`; unknown keys raise ``ValueError``."""
         kwargs = known_kwargs(cls, d)
-        if kwargs.get("weights") is not None:
+        if isinstance(kwargs.get("weights"), list):  # anything else: __post_init__ names it
             kwargs["weights"] = tuple(kwargs["weights"])
         return cls(**kwargs)
 

@@ -59,6 +59,12 @@ class TileConfig:
         """Conversions per vector (one per NMPU phase)."""
         return self.nmpu.phases
 
+    @property
+    def hardware_bits(self) -> int:
+        """Estimated size of the tile's RTL in bits: the SAR's and the NMPU's
+        ``hardware_bits`` and the serializer's held conversion (``columns x in_width``)."""
+        return self.sar.hardware_bits + self.nmpu.hardware_bits + self.columns * self.nmpu.in_width
+
     def to_dict(self) -> dict:
         return {"sar": self.sar.to_dict(), "nmpu": self.nmpu.to_dict()}
 

@@ -13,6 +13,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import Timer
 
+from model.files import write_with
 from tb.harness.fp16_ops import OUTPUTS, pack_lanes, unpack_lanes
 from tb.stream.bench import report, settings
 
@@ -32,5 +33,6 @@ async def sweep(dut):
         for name, (bits, signed) in OUTPUTS.items():
             word = ports[name].value.to_unsigned()
             out[name].append(unpack_lanes(word, bits, lanes, signed))
-    np.save(s["hw_out"], np.stack([np.concatenate(out[name]) for name in OUTPUTS]))
+    hw_out = np.stack([np.concatenate(out[name]) for name in OUTPUTS])
+    write_with(s["hw_out"], lambda fh: np.save(fh, hw_out))
     report({"test": "sweep", "pairs": int(a.size)})

@@ -27,6 +27,7 @@ import numpy as np
 
 from hw.tile import TilePeriphery
 from model.capture import load
+from model.files import write_with
 from model.fp16 import fp16_params_from_fixed
 from model.golden.tile import tile
 from model.sar import AnalogFrontEnd, decision_masks
@@ -147,7 +148,7 @@ async def capture_through_tile(dut):
     dut._log.info("seed=%d capture=%s", cocotb.RANDOM_SEED, s["capture"])
     bench = TileBench(dut, s, cocotb.RANDOM_SEED)
     figures = await bench.run()
-    np.save(s["hw_out"], bench.hw_out)
+    write_with(s["hw_out"], lambda fh: np.save(fh, bench.hw_out))
     report({"test": "capture_through_tile", **figures})
     bench.adc_board.assert_clean()
     bench.out_board.assert_clean()

@@ -17,7 +17,11 @@ from model.nmpu import NMPUConfig
 
 
 class ParamMirror:
-    """The per-column parameters a DUT holds, field -> int64 array [columns]."""
+    """The per-column parameters a DUT holds, field -> int64 array [columns].
+
+    A reset is invisible here, as in the RTL (docs/nmpu.md, "Framing, flush and reset"): it
+    clears no parameter, and a write presented while reset is high lands like any other.
+    """
 
     def __init__(self, config: NMPUConfig, initial: dict | None = None):
         self.config = config

@@ -33,6 +33,9 @@ def report(figures: dict) -> None:
     """Append one test's figures to the summary file (read by ``tb.runner.run_bench``)."""
     path = settings().get("summary")
     if path:
+        # Appended one JSON line per test, not written through model.files' temporary
+        # file: each test of a run adds its line to the same file, and the runner deletes
+        # it before the run and reads it only after the simulator has exited.
         with open(path, "a") as fh:
             fh.write(json.dumps(figures) + "\n")
 
