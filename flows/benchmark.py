@@ -72,7 +72,7 @@ def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
     _, figures = run_bench(
         "nmpu", NMPU(cfg), sim=sim, build_dir=BUILD / "nmpu" / sim, seed=1,
         settings={"config": cfg.to_dict(), "vectors": vectors, "repeats": repeats},
-        testcase="full_rate",
+        testcase="full_rate", optimize=True,
     )  # fmt: skip
     return statistics.median(f["beats_in"] / f["seconds"] for f in figures)
 
@@ -110,7 +110,7 @@ def bench_nmpu_harness(sim: str, vectors: int) -> dict:
     }
     _, figures = run_bench(
         "nmpu_harness", harness, sim=sim, build_dir=BUILD / "harness" / sim, seed=1,
-        settings=settings,
+        settings=settings, optimize=True,
     )  # fmt: skip
     return figures[0]
 
@@ -142,7 +142,7 @@ def bench_tile_harness(sim: str, vectors: int) -> dict:
     }
     _, figures = run_bench(
         "tile_harness", harness, sim=sim, build_dir=BUILD / "tile_harness" / sim, seed=1,
-        settings=settings,
+        settings=settings, optimize=True,
     )  # fmt: skip
     return figures[0]
 
@@ -170,7 +170,7 @@ def bench_sar_harness(sim: str, conversions: int) -> dict:
     }
     _, figures = run_bench(
         "sar_harness", harness, sim=sim, build_dir=BUILD / "sar_harness" / sim, seed=1,
-        settings=settings,
+        settings=settings, optimize=True,
     )  # fmt: skip
     return figures[0]
 
@@ -179,7 +179,9 @@ def bench_tile_rtl(sim: str) -> dict:
     """Closed-loop tile on the default capture (one run; it is long on Icarus)."""
     from tb.runner import run_tile_capture
 
-    _, fig, _ = run_tile_capture(DEFAULT_CAPTURE, sim=sim, build_dir=BUILD / "tile", seed=1)
+    _, fig, _ = run_tile_capture(
+        DEFAULT_CAPTURE, sim=sim, build_dir=BUILD / "tile", seed=1, optimize=True
+    )
     return fig
 
 
