@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Signal, signed, unsigned
+from amaranth.hdl import ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -79,7 +79,8 @@ class InputStage:
 
     Members
     -------
-    advance : every pipeline register moves one stage (``~o.valid | o.ready``).
+    advance : every pipeline register moves one stage (``~o.valid | o.ready``); ``i.ready``
+        is ``advance`` outside a flush and a reset.
     keep : the input beat transferring this clock enters the datapath.
     params : field -> this beat's parameters, ``lanes`` raw words (lane j lowest).
     """
@@ -92,12 +93,17 @@ class InputStage:
 def input_stage(m, unit, *, columns: int, lanes: int, phases: int, column_bits: int,
                 fields: dict, port) -> InputStage:  # fmt: skip
     """Add the handshake, a ``Framer`` and ``ParamBanks`` (``fields``: name -> raw width) to
-    ``m`` for ``unit``; drives ``unit.i.ready``, ``frame_error`` and ``param_error``."""
+    ``m`` for ``unit``; drives ``unit.i.ready``, ``frame_error`` and ``param_error``.
+
+    ``i.ready`` is low while the ``sync`` domain's reset is high: a beat offered then would
+    be taken into registers the reset is clearing (``o.valid`` resets to 0, so ``advance``
+    alone is high) and lost; it waits and transfers after the release instead."""
     advance = Signal()
     accept = Signal()
+    in_reset = ResetSignal("sync", allow_reset_less=True)  # Const(0) in a reset-less domain
     m.d.comb += [
         advance.eq(~unit.o.valid | unit.o.ready),
-        unit.i.ready.eq(advance & ~unit.flush),
+        unit.i.ready.eq(advance & ~unit.flush & ~in_reset),
         accept.eq(unit.i.valid & unit.i.ready),
     ]
     pi = unit.i.payload

@@ -21,8 +21,8 @@ parameters (``bn``)::
 
 All stages advance together when the output register is free
 (``advance = ~o.valid | o.ready``); ``i.ready`` is ``advance`` (low during a
-``flush``), so ``i.ready`` may depend on ``o.ready`` but no ``valid`` depends
-on any ``ready``.
+``flush`` and while the reset is high), so ``i.ready`` may depend on ``o.ready`` but no
+``valid`` depends on any ``ready``.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ class NMPU(LaneUnit):
         Sticky: a write addressed a missing column or field (the write is dropped).
 
     A reset clears the pipeline, the framing state and the error flags, but not
-    the parameter memories (storage, as a chip would hold them).
+    the parameter memories (storage, as a chip would hold them); ``i.ready`` is low
+    while it is high, so a beat offered then transfers after it.
     Handshake, framing and parameter storage are shared with the FP16 unit
     (``hw.lane_unit.input_stage``).
     """

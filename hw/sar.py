@@ -9,12 +9,14 @@ Timing (``k`` = ``active_steps`` latched at start; see ``docs/sar.md``)::
                  track (sampling) phase of the next conversion
 
 ``start`` is accepted only on a rising edge where ``busy`` is low; a start
-while busy (converting or result pending) is ignored, so no result is lost.
+while busy (converting or result pending) is ignored, so no result is lost. ``busy`` is
+also high while the reset is high, so a start offered then waits for the release instead
+of being taken into registers the reset is clearing.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Const, Module, Mux, ResetSignal, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,7 +46,7 @@ class SAR(wiring.Component):
         Comparator decision of column c at bit c, taken at the end of each step.
     busy : Out(1)
         High from the cycle after an accepted start until the cycle after the
-        result was accepted.
+        result was accepted, and while the ``sync`` domain's reset is high.
     o : Out(stream.Signature(StructLayout))
         ``payload.codes``: ArrayLayout(unsigned(out_width), columns), corrected
         codes (offset binary); ``payload.decisions``: ArrayLayout(unsigned(steps),
@@ -108,8 +110,11 @@ class SAR(wiring.Component):
         dec_q = Signal(cfg.columns * cfg.steps)
 
         # -- combinational ---------------------------------------------------
+        # Busy: converting, holding a result, or in reset (a start then would be lost).
+        in_reset = ResetSignal("sync", allow_reset_less=True)  # Const(0) if reset-less
+        m.d.comb += self.busy.eq(running_q | valid_q | in_reset)
         accept = Signal()  # start seen while idle
-        m.d.comb += accept.eq(self.start & ~running_q & ~valid_q)
+        m.d.comb += accept.eq(self.start & ~self.busy)
         last_step = Signal()
         m.d.comb += last_step.eq(step_q == steps_q - 1)
         steps_in = Signal(range(1, cfg.steps + 1))
@@ -172,10 +177,7 @@ class SAR(wiring.Component):
         # payload once per result instead of once per changed column.
         with m.If(valid_q):
             m.d.comb += [self.o.payload.codes[c].eq(code) for c, code in enumerate(codes)]
-        m.d.comb += [
-            self.o.valid.eq(valid_q),
-            self.busy.eq(running_q | valid_q),
-        ]
+        m.d.comb += self.o.valid.eq(valid_q)
 
         # -- control -----------------------------------------------------------
         with m.If(accept):

@@ -9,7 +9,7 @@ converting offset-binary codes to the NMPU's signed view (invert the MSB, i.e.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -36,6 +36,9 @@ class CodeSerializer(wiring.Component):
     o : Out(stream.Signature(hw.lane_unit.code_beat_layout))
         ``lanes`` codes, ``first``/``last``, ``phase`` and ``beat``: the NMPU's input.
         Full throughput: a new input word is taken in the clock its last beat leaves.
+
+    ``i.ready`` is low while the ``sync`` domain's reset is high (a word offered then
+    transfers after it, not into a register the reset is clearing).
     """
 
     def __init__(self, columns: int, lanes: int, width: int, to_signed: bool, phases: int = 1):
@@ -79,9 +82,10 @@ class CodeSerializer(wiring.Component):
         last_beat = beat_q == beats - 1
         o_fire = self.o.valid & self.o.ready
         take = self.i.valid & self.i.ready
+        in_reset = ResetSignal("sync", allow_reset_less=True)  # Const(0) if reset-less
         m.d.comb += [
             self.o.valid.eq(full_q),
-            self.i.ready.eq(~full_q | (self.o.ready & last_beat)),
+            self.i.ready.eq((~full_q | (self.o.ready & last_beat)) & ~in_reset),
         ]
         with m.If(o_fire):
             m.d.sync += beat_q.eq(Mux(last_beat, 0, beat_q + 1))

@@ -13,6 +13,11 @@ A symbolic link is followed: the file it points to is replaced, the link stays.
 Command lines call :func:`check_output_path` / :func:`check_output_dir` on their
 output options before any long work starts.
 
+Reading is guarded the same way: every file a user names (config files, captures, import
+sources, the trained-weights cache) passes :func:`check_input_path` before it is opened. It
+must exist and be a regular file, found with ``os.stat`` (links followed), never opened:
+opening a FIFO for reading blocks until someone writes, and a device may never end.
+
 Standard library only, so that every layer may use it (``tests/test_layout.py`` ranks it
 at the bottom, beside ``model.golden``).
 """
@@ -29,7 +34,9 @@ from typing import IO, Any
 
 __all__ = [
     "TEMP_MARK",
+    "NotRegularFile",
     "atomic_write",
+    "check_input_path",
     "check_output_dir",
     "check_output_path",
     "file_kind",
@@ -84,6 +91,40 @@ def _check_ancestors(path: Path, what: str | None) -> None:
                     f"{_named(path, what)}: {parent} is {file_kind(st.st_mode)}, not a directory"
                 )
             return
+
+
+class NotRegularFile(ValueError):
+    """An input path that exists and is not a regular file (:func:`check_input_path`);
+    ``kind`` says what it is (``"a FIFO (named pipe)"``, :func:`file_kind`)."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+def check_input_path(path, what: str | None = None) -> Path:
+    """Refuse an input file path that is not an existing, readable regular file; returns it as
+    a ``Path``. Checked with ``os.stat`` (links followed); nothing is opened.
+
+    * nothing there (a dangling link, a path under a file included): ``FileNotFoundError``,
+      message ``"[<what> ]<path>: no such file"``;
+    * a directory, FIFO, device or socket: :class:`NotRegularFile` (a ``ValueError``), message
+      ``"[<what> ]<path>: <kind>, not a regular file"``;
+    * a regular file the process may not read: ``PermissionError``, message
+      ``"[<what> ]<path>: not readable (permission denied)"``.
+
+    ``what`` names the option or role in the message (``"--nmpu-config"``).
+    """
+    path = Path(path)
+    st = _stat(path)
+    if st is None:
+        raise FileNotFoundError(f"{_named(path, what)}: no such file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = file_kind(st.st_mode)
+        raise NotRegularFile(f"{_named(path, what)}: {kind}, not a regular file", kind)
+    if not os.access(path, os.R_OK):  # as open() would refuse it
+        raise PermissionError(f"{_named(path, what)}: not readable (permission denied)")
+    return path
 
 
 def check_output_path(path, what: str | None = None) -> Path:

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.special import ndtr
 
+from model.analog.adc_exact import exact_static
 from model.analog.adc_metrics import (
     dnl_inl,
     dnl_inl_of,
@@ -372,15 +373,19 @@ def test_report_json_and_plots(build_dir, seed):
     returned, lines = write_report(out, seed=seed % 1000, **settings)
     rep = json.loads((out / "adc_report.json").read_text())
     assert rep["static"]["summary"] == returned["static"]["summary"]
-    assert lines[0].startswith("SAR instance: mismatch=0.08") and len(lines) == 7 + 8
-    for name in ("histogram", "transfer_error", "dnl", "inl", "spectrum", "enob"):
-        assert (out / f"sar_{name}.png").stat().st_size > 10_000
+    assert lines[0].startswith("SAR instance: mismatch=0.08") and len(lines) == 9 + 8
+    # what the plots draw: tests/test_adc_exact.py (figure objects, not file sizes)
+    for name in ("histogram", "transfer_error", "dnl", "inl", "spectrum", "enob", "summary"):
+        assert (out / f"sar_{name}.png").is_file()
     per_col = rep["static"]["per_column"]
     assert len(per_col) == 8
     cfg = SARConfig(columns=8)
     quiet = AnalogFrontEnd.sample(cfg, mismatch=0.08, offset=1.0, seed=seed % 1000)
-    st = static_linearity(cfg, quiet, per_code=16)
-    assert [r["missing_codes"] for r in per_col] == [m.tolist() for m in st.missing]
+    ex = exact_static(cfg, quiet)
+    assert [r["missing_codes"] for r in per_col] == [m.tolist() for m in ex.missing]
+    st = static_linearity(cfg, quiet, per_code=16)  # the ramp, kept beside for comparison
+    assert [r["ramp"]["missing_codes"] for r in per_col] == [m.tolist() for m in st.missing]
+    assert all(r["monotonic"] for r in per_col)  # binary weights
     s = rep["static"]["summary"]
     assert s["total_missing_codes"] == sum(len(r["missing_codes"]) for r in per_col)
     assert rep["front_end"]["noise"] == 0.3 and "noise off" in rep["conditions"]["static"]
@@ -395,3 +400,73 @@ def test_report_json_and_plots(build_dir, seed):
         [r["enob"] for r in rep["dynamic"]["per_column"]],
         spectrum_metrics(codes, J, 8)["enob"],
     )
+
+
+# -- the report's command line (tools.adc_report) ------------------------------------
+class Reported(Exception):
+    """The stand-in for ``write_report`` was reached: the options passed every check."""
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["--mismatch", "-1"], "argument --mismatch: must be a finite number >= 0, not '-1'"),
+        (["--mismatch", "0.9"], "--mismatch must be at most 0.5 (relative sigma"),
+        (["--mismatch", "nan"], "argument --mismatch: must be a finite number"),
+        (["--offset", "inf"], "argument --offset: must be a finite number"),
+        (["--offset", "300"], "--offset must be at most 256 (LSB: the full scale of 8 bits)"),
+        (["--noise", "1e999"], "argument --noise: must be a finite number"),
+        (["--noise", "abc"], "argument --noise: must be a finite number"),
+        (["--columns", "0"], "argument --columns: must be an integer in [1, 4096], not '0'"),
+        (["--columns", "-1"], "argument --columns: must be an integer in [1, 4096]"),
+        (["--columns", str(10**30)], "argument --columns: must be an integer in [1, 4096]"),
+        (["--seed", "-1"], "argument --seed: must be an integer in [0, 9223372036854775807]"),
+        (["--seed", str(2**63)], "argument --seed: must be an integer in [0, 92233720368"),
+        (["--steps", "0"], "argument --steps: must be an integer in [1, 32]"),
+        (["--steps", "9"], "SARConfig.weights must be given when steps (9) != out_width (8)"),
+        (["--weights", "a,b"], "argument --weights: must be integers separated by commas"),
+        (["--weights", ""], "argument --weights: must be integers separated by commas"),
+        (["--weights", "0,0,0,0,0,0,0,0"], "SARConfig.weights must be positive integers"),
+        (["--per-code", "0"], "argument --per-code: must be an integer in [1, 131072]"),
+        (["--per-code", "-1"], "argument --per-code: must be an integer in [1, 131072]"),
+        (["--columns", "4096", "--per-code", "64"], "--columns 4096 x --per-code 64 = 262144"),
+    ],
+)
+def test_report_options_are_one_line_before_any_work(argv, says, tmp_path, capsys, monkeypatch):
+    """Every option with a hostile value: one line naming it, exit 2, nothing measured or
+    written. Before: a ``ValueError`` traceback for a front-end term out of range (its range
+    is the front end's own, ``settings_problem``), a ``ZeroDivisionError`` for ``--per-code
+    0``, and ``--per-code -1`` measured and wrote a report from an empty ramp."""
+    from tools.adc_report import main as adc_report_main
+
+    def no_work(*args, **kwargs):
+        raise Reported
+
+    monkeypatch.setattr("tools.adc_report.write_report", no_work)
+    out = tmp_path / "reports"
+    try:
+        status = adc_report_main(["--out", str(out), *argv])
+    except SystemExit as exc:  # argparse: the value did not parse or is out of its range
+        status = exc.code
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert says in err, err
+    assert not out.exists()
+
+
+def test_report_defaults_and_limits_pass(tmp_path, monkeypatch):
+    """The defaults and the largest accepted values reach the report (nothing refused that
+    the front end and ``SARConfig`` accept)."""
+    from tools.adc_report import main as adc_report_main
+
+    calls = []
+    monkeypatch.setattr(
+        "tools.adc_report.write_report", lambda out, **kw: (calls.append(kw), ([], ["x"]))[1]
+    )
+    out = str(tmp_path / "r")
+    assert adc_report_main(["--out", out]) == 0
+    argv = ["--mismatch", "0.5", "--offset", "256", "--noise", "0", "--seed", str(2**63 - 1)]
+    assert adc_report_main(["--out", out, "--columns", "4096", "--per-code", "32", *argv]) == 0
+    weights = "128,64,32,16,8,4,2,1,1"
+    assert adc_report_main(["--out", out, "--steps", "9", "--weights", weights]) == 0
+    assert [c["columns"] for c in calls] == [64, 4096, 64] and calls[2]["weights"][-1] == 1

@@ -88,3 +88,18 @@ def test_negative_seed_is_one_line(capsys):
     assert adc_study_main(["--quick", "--seed", "-1"]) == 2
     err = capsys.readouterr().err
     assert err == "error: --seed must be >= 0, not -1\n", err
+
+
+@pytest.mark.parametrize("seed_text", [str(2**32), str(2**64), "9" * 30])
+def test_huge_seed_is_one_line_before_any_training(seed_text, capsys, monkeypatch):
+    """A seed above 2**32-1 is refused before the study starts. Before: accepted, and
+    ``torch.manual_seed`` overflowed on one of 2**64 or more after the first networks had
+    trained (a traceback minutes in)."""
+
+    def no_study(*args, **kwargs):
+        raise AssertionError("the study started")
+
+    monkeypatch.setattr("flows.adc_study.run_study", no_study)
+    assert adc_study_main(["--quick", "--seed", seed_text]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: --seed must be at most 4294967295 (2**32-1), not {seed_text}\n", err

@@ -1,7 +1,9 @@
 """Every file the project writes goes through a temporary file and an atomic rename
 (``model.files``): a failed write leaves the previous file intact and no temporary file,
 and an output path that is not a regular file (a FIFO, a directory, a device) is refused
-before anything is opened or any long work starts."""
+before anything is opened or any long work starts. Every file the project reads on a
+user's word (config files, captures, import sources, the weights cache) is checked the
+same way before it is opened (``check_input_path``): a FIFO would block the read."""
 
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from model.capture import main as model_capture_main
 from model.files import (
     TEMP_MARK,
+    NotRegularFile,
     atomic_write,
+    check_input_path,
     check_output_dir,
     check_output_path,
     save_figure,
@@ -31,6 +36,10 @@ from model.files import (
 )
 from model.flow import capture, digits
 from tests.test_capture import _valid_kwargs
+from tools.accuracy import main as accuracy_main
+from tools.capture import main as capture_main
+from tools.rtl import main as rtl_main
+from tools.sim import main as sim_main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -144,6 +153,43 @@ def test_check_output_dir(tmp_path, fifo):
     for path, kind in ((fifo, "a FIFO"), (tmp_path / "file", "a regular file")):
         with pytest.raises(ValueError, match=re.escape(f"--out {path}: {kind}")):
             check_output_dir(path, "--out")
+
+
+def test_check_input_path_refuses_all_but_regular_files_without_opening(tmp_path, fifo):
+    """An input must exist and be a regular file (links followed): a FIFO, a directory, a
+    device, a link to a FIFO are refused with their kind, nothing is opened (a FIFO would
+    block), and a missing file or a dangling link is ``no such file``."""
+    good = tmp_path / "good.json"
+    good.write_text("{}")
+    assert check_input_path(str(good), "--nmpu-config") == good
+    folder, link = tmp_path / "folder", tmp_path / "link.json"
+    folder.mkdir()
+    link.symlink_to(fifo)
+    cases = [(fifo, "a FIFO (named pipe)"), (link, "a FIFO (named pipe)")]
+    cases += [(folder, "a directory"), (Path("/dev/null"), "a character device")]
+    for path, kind in cases:
+        with deadline(10), pytest.raises(NotRegularFile) as info:
+            check_input_path(path, "--nmpu-config")
+        assert str(info.value) == f"--nmpu-config {path}: {kind}, not a regular file"
+        assert info.value.kind == kind and isinstance(info.value, ValueError)
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "gone")
+    for path in (tmp_path / "absent.json", dangling, good / "under_a_file"):
+        with pytest.raises(FileNotFoundError, match=re.escape(f"{path}: no such file")):
+            check_input_path(path)
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_check_input_path_refuses_an_unreadable_file(tmp_path, monkeypatch):
+    """Mode 000 refuses every user but root (who runs CI): the access check is the
+    operating system's answer for this process, so it is asked as a user would see it."""
+    path = tmp_path / "secret.json"
+    path.write_text("{}")
+    path.chmod(0)
+    if os.access(path, os.R_OK):  # root: answer as the kernel does for anyone else
+        monkeypatch.setattr(os, "access", lambda p, mode: not mode & os.R_OK)
+    with pytest.raises(PermissionError, match="--sar-config .*: not readable"):
+        check_input_path(path, "--sar-config")
 
 
 def test_numpy_and_figures_write_exactly_the_path_given(tmp_path):
@@ -280,9 +326,41 @@ def test_tool_refuses_a_fifo_at_once(tmp_path, fifo, tool, option):
     assert sorted(os.listdir(tmp_path)) == ["out.fifo"]
 
 
-def test_capture_tool_refuses_a_directory_for_its_file(tmp_path, capsys):
-    from tools.capture import main as capture_main
+#: Every command line that reads a file a user names: (its main, argv with ``{in}`` for the
+#: input and ``{out}`` for an output folder, what its one line says besides the path).
+INPUTS = {
+    "rtl_nmpu_config": (rtl_main, ["--out", "{out}", "--nmpu-config", "{in}"], "--nmpu-config"),
+    "rtl_sar_config": (rtl_main, ["--out", "{out}", "--sar-config", "{in}"], "--sar-config"),
+    "capture_import": (capture_main, ["import", "{in}", "--out", "{out}/c"], "import source"),
+    "capture_mlp_cache": (capture_main, ["--out", "{out}/c", "--mlp-cache", "{in}"], "--mlp-cache"),
+    "sim_capture": (sim_main, ["--capture", "{in}", "--build-dir", "{out}"], "capture"),
+    "accuracy": (accuracy_main, ["{in}"], "capture"),
+    "model_capture": (model_capture_main, ["{in}"], "capture"),
+}
 
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+@pytest.mark.parametrize("case", list(INPUTS))
+def test_tool_refuses_a_fifo_or_directory_as_input_at_once(tmp_path, capsys, case, kind):
+    """A FIFO or a folder where a command reads a file: exit 2 at once (before the fix
+    ``tools.rtl --nmpu-config FIFO`` blocked forever in the read, and captures and import
+    sources said "empty file"), one line naming the path and what it is, nothing written."""
+    main, argv, says = INPUTS[case]
+    src = tmp_path / "input.json"
+    os.mkfifo(src) if kind == "fifo" else src.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [a.replace("{in}", str(src)).replace("{out}", str(out)) for a in argv]
+    with deadline(20):
+        status = main(argv)
+    _, err = capsys.readouterr()
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    what = "a FIFO (named pipe)" if kind == "fifo" else "a directory"
+    assert str(src) in err and what in err and says in err, err
+    assert list(out.iterdir()) == []
+
+
+def test_capture_tool_refuses_a_directory_for_its_file(tmp_path, capsys):
     folder = tmp_path / "c.npz"
     folder.mkdir()
     status = capture_main(["--vectors", "8", "--out", str(folder)])
@@ -293,8 +371,6 @@ def test_capture_tool_refuses_a_directory_for_its_file(tmp_path, capsys):
 
 
 def test_rtl_tool_refuses_a_file_for_its_folder(tmp_path, capsys):
-    from tools.rtl import main as rtl_main
-
     file = tmp_path / "rtl"
     file.write_text("mine")
     status = rtl_main(["--out", str(file)])

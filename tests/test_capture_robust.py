@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import warnings
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from model.flow import capture
 from tests.test_capture import _raw_parts, _valid_kwargs, _write_raw
+from tools.capture import main as capture_main
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -77,6 +79,45 @@ def test_directory_and_missing_file(tmp_path):
         capture.load(tmp_path)
     with pytest.raises(FileNotFoundError, match="nope.npz: no such file"):
         capture.load(tmp_path / "nope.npz")
+
+
+def test_fifo_and_device_are_named_not_read(tmp_path):
+    """A FIFO is refused for what it is, without opening it (before: "empty file", its
+    size being 0; opening it would block until a writer came)."""
+    fifo = tmp_path / "cap.npz"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match=rf"^{fifo}: not a capture \(.npz\) file: a FIFO"):
+        capture.load(fifo)
+    with pytest.raises(ValueError, match=r"^/dev/null: not a capture .*: a character device$"):
+        capture.load("/dev/null")
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        ({"a": np.zeros(3)}, "field 'w1': missing (fields: w1, b1, w2, b2)"),
+        ({k: np.zeros(2) for k in ("w1", "b1", "w2")}, "field 'b2': missing"),
+        ({"w1": np.array(["x"]), "b1": 0, "w2": 0, "b2": 0}, "field 'w1': dtype <U1 is not"),
+        ({"w1": np.zeros((4, 3)), "b1": np.zeros(2), "w2": np.zeros((3, 2)), "b2": 0}, "'b1'"),
+        (b"not weights", "not a trained-weights (.npz) file: not a zip archive"),
+    ],
+)
+def test_bad_weights_cache_is_one_line_naming_the_file(tmp_path, capsys, content, says):
+    """``tools.capture --mlp-cache`` holding something else than trained weights: one line
+    naming the file (and the field), exit 2, no capture written. Before: a ``KeyError``
+    traceback for an archive without the weights, and numpy's advice about pickles, naming
+    no file, for a text file."""
+    cache = tmp_path / "mlp.npz"
+    if isinstance(content, bytes):
+        cache.write_bytes(content)
+    else:
+        np.savez(cache, **content)
+    out = tmp_path / "c.npz"
+    status = capture_main(["--vectors", "4", "--out", str(out), "--mlp-cache", str(cache)])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{cache}: " in err and says in err, err
+    assert not out.exists()
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -192,10 +192,12 @@ def import_source(draw, rng: np.random.Generator) -> dict[str, np.ndarray]:
 
 
 def write_source(draw, root: Path, src: dict) -> str:
-    """The source file: a proper .npz, or damaged bytes, or not a file at all."""
+    """The source file: a proper .npz, or damaged bytes, or not a file at all (a FIFO, which
+    must be refused without being opened, or a folder)."""
     path = root / "src.npz"
     np.savez(path, **src)
-    kind = draw(st.sampled_from(["npz"] * 6 + ["truncated", "garbage", "empty", "npy", "fifo"]))
+    kinds = ["npz"] * 6 + ["truncated", "garbage", "empty", "npy", "fifo", "directory"]
+    kind = draw(st.sampled_from(kinds))
     data = path.read_bytes()
     if kind == "truncated":
         path.write_bytes(data[: draw(st.integers(0, len(data) - 1))])
@@ -209,6 +211,9 @@ def write_source(draw, root: Path, src: dict) -> str:
     elif kind == "fifo":
         path.unlink()
         os.mkfifo(path)
+    elif kind == "directory":
+        path.unlink()
+        path.mkdir()
     return str(path)
 
 
@@ -253,8 +258,10 @@ def test_capture_import_command_line(data, seed, good_capture):
 
 # ------------------------------------------------------------------------------ tools.rtl
 def config_file(draw, root: Path) -> str:
-    """An ``--nmpu-config``/``--sar-config`` file: small valid, hostile JSON or no JSON."""
-    kind = draw(st.sampled_from(["small", "deep", "list", "huge_int", "bad_json", "missing"]))
+    """An ``--nmpu-config``/``--sar-config`` file: small valid, hostile JSON or no JSON, or not
+    a file at all: missing, a FIFO (reading it would block until a writer came) or a folder."""
+    kinds = ["small", "deep", "list", "huge_int", "bad_json", "missing", "fifo", "directory"]
+    kind = draw(st.sampled_from(kinds))
     path = root / f"config_{kind}.json"
     if kind == "small":
         path.write_text(json.dumps({"columns": 4, "lanes": 2}))
@@ -267,6 +274,10 @@ def config_file(draw, root: Path) -> str:
         path.write_text('{"columns": ' + "9" * 5000 + "}")
     elif kind == "bad_json":
         path.write_text('{"columns": 4,')
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
     return str(path)
 
 

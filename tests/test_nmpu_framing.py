@@ -5,7 +5,8 @@ Streams with beats and phases dropped, duplicated and reordered at random:
 unit emits exactly the beats the framing model predicts (with the values of
 ``nmpu``), and every vector after the damage comes out right (resync).
 A flush aborts the vector in flight and keeps the parameters; a reset keeps
-them too, and a write presented during reset lands.
+them too, and a write presented during reset lands. A beat offered during reset is not
+taken (``i.ready`` low) and transfers after it, in the NMPU and in the FP16 unit.
 """
 
 from __future__ import annotations
@@ -14,18 +15,23 @@ import numpy as np
 import pytest
 from amaranth.hdl import ResetInserter, Signal
 
+from hw.fp16.unit import FP16Unit
 from hw.nmpu import NMPU
+from model.fp16 import fp16_unit
 from model.golden.framing import Position, frame
-from model.nmpu import nmpu
+from model.nmpu import NMPUConfig, nmpu
 from tb.pysim.testbench import (
     clocks,
     present_param_write,
     simulate,
     stream_get,
     stream_put,
+    watch,
+    with_sync_reset,
     write_params,
 )
 from tb.stimulus.catalogue import NMPU_CONFIGS
+from tb.stimulus.fp16 import FP16PortView, float16_params, random_fp16_params, raw_params
 from tb.stimulus.nmpu import input_beats, random_codes, random_params
 from tb.stimulus.params import ParamMirror
 from tb.stimulus.pauses import pauses
@@ -252,4 +258,49 @@ def test_writes_during_reset_land_as_the_mirror_says(seed):
     for f in cfg.param_fields:
         np.testing.assert_array_equal(in_force[f], [new[f][0], new[f][1], loaded[f][2]], f)
     want = nmpu(cfg, codes, **in_force)
+    np.testing.assert_array_equal(np.concatenate([b["data"] for b in got]), want.reshape(-1))
+
+
+@pytest.mark.parametrize("unit", ["nmpu", "fp16"])
+def test_beat_offered_during_reset_is_taken_after_it(unit, seed):
+    """A source may offer a beat while the unit is held in reset (docs/nmpu.md, "Framing,
+    flush and reset"): ``i.ready`` is low at every clock of the reset, so nothing transfers
+    into registers the reset is clearing; after the release the same beat transfers first
+    and every vector comes out right (nothing lost). Before the fix ``i.ready`` was high
+    during reset (``o.valid`` is reset to 0) and the beat was accepted and dropped."""
+    cfg = NMPUConfig(columns=8, lanes=4, phases=2)
+    rng = np.random.default_rng(seed)
+    codes = random_codes(cfg, rng, 3)
+    if unit == "nmpu":
+        dut, port_cfg, params = NMPU(cfg), cfg, random_params(cfg, rng)
+        want = nmpu(cfg, codes, **params)
+    else:
+        raw = raw_params(random_fp16_params(cfg, rng))
+        dut, port_cfg, params = FP16Unit(cfg), FP16PortView(cfg), raw
+        want = fp16_unit(cfg, codes, **float16_params(raw))
+    top, rst = with_sync_reset(dut)
+    beats = input_beats(cfg, codes)
+    reset_clocks, got, log, during = 4, [], {}, []
+
+    async def bench(ctx):
+        await write_params(ctx, dut.params, port_cfg, params)
+        ctx.set(rst, 1)
+        ctx.set(dut.i.payload, {k: np.asarray(v).tolist() for k, v in beats[0].items()})
+        ctx.set(dut.i.valid, 1)  # beat 0 offered while reset is high
+        for _ in range(reset_clocks):
+            _, _, ready = await ctx.tick().sample(dut.i.ready)
+            during.append(ready)
+        ctx.set(rst, 0)
+        log["released"] = len(log["i"])  # transfers before the release (none)
+        await stream_put(ctx, dut.i, beats, pauses("none", rng))  # beats[0] still presented
+
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, len(codes) * cfg.beats, pauses("none", rng)))
+
+    async def monitor(ctx):
+        await watch(ctx, log, i=dut.i.valid & dut.i.ready)
+
+    simulate(top, bench, sink, background=[monitor], deadline_cycles=2_000)
+    assert during == [0] * reset_clocks, f"i.ready during reset: {during}"
+    assert log["released"] == 0 and len(log["i"]) == len(beats), log
     np.testing.assert_array_equal(np.concatenate([b["data"] for b in got]), want.reshape(-1))

@@ -220,3 +220,32 @@ def test_written_configs_still_round_trip_through_the_strict_reader(tmp_path, ca
     with pytest.raises(Built):
         rtl_main(["--out", str(tmp_path), "--nmpu-config", str(path)])
     assert no_build[0][0] == cfg
+
+
+def test_accuracy_rtl_applies_the_hardware_size_rule(tmp_path, seed, capsys, monkeypatch):
+    """``tools.accuracy --rtl`` runs each capture's tile on the RTL, as ``make sim`` does, so
+    the same rules hold (docs/nmpu.md, "Hardware size"): a tile above the limit is one line
+    naming the capture and its estimate, exit 2, before any row or build; ``--allow-large``
+    builds with a warning line; without ``--rtl`` nothing is elaborated and no rule applies.
+    Before the fix the tile was built whatever its size."""
+    from flows import accuracy as flows_accuracy
+    from model.flow import capture
+    from tests.test_capture import _valid_kwargs
+    from tools.accuracy import main as accuracy_main
+
+    def no_rtl(*args, **kwargs):
+        raise Built
+
+    path = capture.save(tmp_path / "hw.npz", **_valid_kwargs(seed, vectors=2, columns=8))
+    monkeypatch.setattr(config, "MAX_HARDWARE_BITS", 100)
+    monkeypatch.setattr(flows_accuracy, "rtl_notes", no_rtl)
+    err = one_line_error(capsys, accuracy_main(["--rtl", "icarus", str(path)]))
+    assert f"{path}: TileConfig (8 columns, 4 lanes, 8 SAR steps): estimated hardware" in err
+    assert "above the limit of 100" in err and "--allow-large" in err
+    with pytest.raises(Built):
+        accuracy_main(["--rtl", "icarus", "--allow-large", str(path)])
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and err.startswith("warning: ") and "hw.npz" in err, err
+    assert accuracy_main([str(path)]) == 0  # the golden chain alone: no hardware built
+    out, err = capsys.readouterr()
+    assert err == "" and "| hw.npz | 2 |" in out, out + err

@@ -14,7 +14,14 @@ import pytest
 
 from hw.sar import SAR
 from model.sar import AnalogFrontEnd, decision_masks, sar_convert
-from tb.pysim.testbench import drive_comparator, drive_starts, simulate, stream_get, watch
+from tb.pysim.testbench import (
+    drive_comparator,
+    drive_starts,
+    simulate,
+    stream_get,
+    watch,
+    with_sync_reset,
+)
 from tb.stimulus.catalogue import SAR_CASES, SLOW
 from tb.stimulus.pauses import PATTERNS, pauses
 from tb.stream.closed_loop import ClosedLoop
@@ -200,3 +207,41 @@ def test_result_held_under_backpressure_and_start_ignored():
             assert dac.as_bits() == 0, f"edge {edge}: dac {dac.as_bits():#x} while result pending"
             got = {"codes": list(payload.codes), "decisions": list(payload.decisions)}
             assert got == full, f"edge {edge}: held result {got}, expected {full}"
+
+
+def test_start_during_reset_waits_for_the_release(seed):
+    """``busy`` is high at every clock of a reset (docs/sar.md), so a ``start`` held then is not
+    accepted; after the release it is, at the first edge, and the conversion's result is the
+    model's. Before the fix ``busy`` was low in reset: the start counted as accepted (by the
+    protocol and by every driver) but the reset cleared the sequencer, so no conversion ran
+    and no result came."""
+    rng = np.random.default_rng(seed)
+    cfg, fe = front_end("ideal_binary", seed)
+    dut = SAR(cfg)
+    top, rst = with_sync_reset(dut)
+    loop = ClosedLoop(dut, fe, rng.uniform(-1, 1, (1, cfg.columns)))
+    reset_clocks, log, got, during = 3, {}, [], []
+
+    async def bench(ctx):
+        ctx.set(rst, 1)
+        ctx.set(dut.start, 1)  # offered while reset is high
+        ctx.set(dut.active_steps, cfg.steps)
+        for _ in range(reset_clocks):
+            _, _, busy = await ctx.tick().sample(dut.busy)
+            during.append(busy)
+        ctx.set(rst, 0)
+        _, _, accepted = await ctx.tick().sample(dut.start & ~dut.busy)
+        assert accepted, "start not accepted at the first edge after the reset"
+        ctx.set(dut.start, 0)
+        got.extend(await stream_get(ctx, dut.o, 1, pauses("none", rng)))
+
+    async def comparator(ctx):
+        await drive_comparator(ctx, dut, loop)
+
+    async def monitor(ctx):
+        await watch(ctx, log, start=dut.start & ~dut.busy)
+
+    simulate(top, bench, background=[comparator, monitor], deadline_cycles=100)
+    assert during == [1] * reset_clocks, f"busy during reset: {during}"
+    assert log["start"] == [reset_clocks + 1], f"starts accepted at edges {log['start']}"
+    check_results(cfg, fe, loop.analog, [cfg.steps], got, loop)

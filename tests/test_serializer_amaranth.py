@@ -4,7 +4,8 @@ Its shapes are those of the serializers the catalogue's NMPUs and tiles
 would be fed by (``columns``, ``lanes``, code width, signed view), which
 include lanes == columns, one lane, and unsigned codes. Checked: the beats
 are the word split into lanes with first/last and the signed view, under
-crossed idle and backpressure; full throughput; stream-rule timing.
+crossed idle and backpressure; full throughput; stream-rule timing; a word offered
+during reset is taken after it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 from hw.serializer import CodeSerializer
-from tb.pysim.testbench import simulate, stream_get, stream_put, watch
+from tb.pysim.testbench import simulate, stream_get, stream_put, watch, with_sync_reset
 from tb.stimulus.catalogue import NMPU_CONFIGS, SLOW, TILE_CONFIGS
 from tb.stimulus.pauses import PATTERNS, pauses
 
@@ -234,3 +235,38 @@ def test_valid_does_not_depend_on_ready(name, seed):
             f"{label}: i.ready is {r0} / {r1} with o.ready low / high, expected {want}"
         )
         assert v0 == (label != "empty"), f"{label}: o.valid={v0}"
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_word_offered_during_reset_is_taken_after_it(name, seed):
+    """``i.ready`` is low at every clock of a reset (docs/nmpu.md, "Streams during reset"):
+    a word offered then is taken at the first edge after the release and comes out whole,
+    then the rest. Before the fix ``i.ready`` was high (the serializer is empty in reset) and
+    the word was taken into ``word_q``/``full_q`` as the reset cleared them: lost."""
+    rng = np.random.default_rng(seed)
+    dut = make(name)
+    top, rst = with_sync_reset(dut)
+    words = random_words(dut, rng, 3)
+    beats = dut.columns // dut.lanes
+    reset_clocks, log, got, during = 3, {}, [], []
+
+    async def source(ctx):
+        ctx.set(rst, 1)
+        ctx.set(dut.i.payload, {"codes": words[0].tolist()})  # offered while reset is high
+        ctx.set(dut.i.valid, 1)
+        for _ in range(reset_clocks):
+            _, _, ready = await ctx.tick().sample(dut.i.ready)
+            during.append(ready)
+        ctx.set(rst, 0)
+        await stream_put(ctx, dut.i, [{"codes": w} for w in words], pauses("none", rng))
+
+    async def sink(ctx):
+        got.extend(await stream_get(ctx, dut.o, len(words) * beats, pauses("none", rng)))
+
+    async def monitor(ctx):
+        await watch(ctx, log, i=dut.i.valid & dut.i.ready)
+
+    simulate(top, source, sink, background=[monitor], deadline_cycles=20 * len(words) * beats)
+    assert during == [0] * reset_clocks, f"i.ready during reset: {during}"
+    assert log["i"][0] == reset_clocks + 1, f"words taken at edges {log['i']}"
+    assert_beats(dut, words, got)

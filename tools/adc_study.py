@@ -28,7 +28,9 @@ from tools.cli import ArgumentParser, UsageError, run, user_input
 def parse_args(argv=None):
     ap = ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=REPO / "build" / "reports")
-    ap.add_argument("--seed", type=int, default=0, help="training/batch seed (printed)")
+    ap.add_argument(
+        "--seed", type=int, default=0, help="training/batch seed, 0 to 2**32-1 (printed)"
+    )
     ap.add_argument("--quick", action="store_true", help="small configuration (the test's)")
     ap.add_argument(
         "--rtl-sim",
@@ -49,7 +51,7 @@ def _main(argv) -> int:
     from model.flow.adc_study import study_config
     from model.flow.adc_study_report import summary, table
 
-    with user_input():  # a negative seed
+    with user_input():  # a seed out of range, before any training
         cfg = study_config(
             args.seed,
             quick=args.quick,

@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import sys
 from pathlib import Path
 
 from model.capture import FRONT_END_KEYS
 from model.cli import ArgumentParser
+from model.files import check_input_path
 from model.golden.config import MAX_HARDWARE_BITS, check_hardware_size
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "UsageError",
     "add_allow_large",
     "add_front_end_options",
+    "bounded_float",
     "bounded_int",
     "check_front_end_options",
     "check_hardware",
@@ -62,14 +65,15 @@ def add_front_end_options(group) -> None:
     group.add_argument("--adc-seed", type=int, default=0, help=FRONT_END_HELP["seed"])
 
 
-def check_front_end_options(sar, settings: dict) -> None:
-    """A ``UsageError`` naming the ``--adc-<key>`` option of the first ``AnalogFrontEnd.sample``
-    setting outside the front end's own range for the SAR config ``sar``."""
+def check_front_end_options(sar, settings: dict, prefix: str = "--adc-") -> None:
+    """A ``UsageError`` naming the ``<prefix><key>`` option (``--adc-mismatch``) of the first
+    ``AnalogFrontEnd.sample`` setting outside the front end's own range for the SAR config
+    ``sar``."""
     from model.sar import AnalogFrontEnd
 
     bad = AnalogFrontEnd.settings_problem(sar, settings)
     if bad is not None:
-        raise UsageError(f"--adc-{bad[0]} {bad[1]}")
+        raise UsageError(f"{prefix}{bad[0]} {bad[1]}")
 
 
 def bounded_int(lo: int, hi: int):
@@ -89,6 +93,28 @@ def bounded_int(lo: int, hi: int):
         return value
 
     parse.__name__ = f"integer in [{lo}, {hi}]"
+    return parse
+
+
+def bounded_float(lo: float, hi: float = math.inf):
+    """An argparse ``type=``: a finite number in ``[lo, hi]`` (``hi`` infinite: no upper
+    bound); anything else (``nan``, ``inf``, a word) is one line naming the option
+    (``argument --noise: must be a finite number >= 0, not 'nan'``)."""
+    where = f">= {lo:g}" if hi == math.inf else f"in [{lo:g}, {hi:g}]"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and lo <= value <= hi):
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {where}, not {shown!r}"
+            ) from None
+        return value
+
+    parse.__name__ = f"finite number {where}"
     return parse
 
 
@@ -121,11 +147,17 @@ def config_dict(path: str | None, sets: list[str], what: str) -> dict:
     """Merge a JSON config file and ``key=value`` overrides (``--<what>-set``) into one dict;
     the value is parsed as JSON when it parses (numbers, booleans, lists), else a string.
 
-    A file that cannot be read or parsed (not UTF-8, invalid or too deeply nested JSON, a
-    duplicate key, not an object) is a ``UsageError`` naming the file, a value that is
-    valid JSON but unusable one naming ``--<what>-set``."""
+    A file that is missing or not a regular file (a FIFO, a directory: checked before it
+    is opened, ``model.files.check_input_path``) is a ``UsageError`` naming
+    ``--<what>-config``; one that cannot be read or parsed (not UTF-8, invalid or too deeply
+    nested JSON, a duplicate key, not an object) a ``UsageError`` naming the file, a value
+    that is valid JSON but unusable one naming ``--<what>-set``."""
     d: dict = {}
     if path:
+        try:
+            check_input_path(path, f"--{what}-config")
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
         try:
             d = _parse_json(Path(path).read_text())
         except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError

@@ -79,6 +79,10 @@ class StudyConfig:
     area: bool = True
 
 
+#: Largest study seed: 32-bit unsigned, as every seed of the command lines.
+MAX_SEED = 2**32 - 1
+
+
 def full_config(seed: int = 0) -> StudyConfig:
     c = StudyConfig(seed=seed)
     c.rtl_rows = (
@@ -118,9 +122,12 @@ def study_config(
     ``quick``. ``rtl_sims``: simulators of the RTL rows (``None``: the configuration's; the
     quick one has none, and given simulators check its k = 4 chip-specific row);
     ``rtl=False``: no RTL rows; ``area=False``: no correction-stage synthesis.
-    ``ValueError`` for a negative seed."""
+    ``ValueError`` for a seed outside ``[0, MAX_SEED]`` (torch's ``manual_seed`` overflowed
+    on a huge one, after the first networks were trained)."""
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, not {seed}")
+    if seed > MAX_SEED:
+        raise ValueError(f"--seed must be at most {MAX_SEED} (2**32-1), not {seed}")
     cfg = quick_config(seed) if quick else full_config(seed)
     if rtl_sims:
         cfg.rtl_sims = tuple(rtl_sims)

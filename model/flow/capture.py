@@ -52,7 +52,7 @@ from typing import Any
 
 import numpy as np
 
-from model.files import atomic_write, check_output_path
+from model.files import NotRegularFile, atomic_write, check_input_path, check_output_path
 from model.flow.head import FIELD_RE as HEAD_FIELD_RE
 from model.flow.head import Head, layers_from_arrays, make_head
 from model.golden.fixed import QFormat
@@ -394,24 +394,27 @@ def read_npz(path: str | Path, what: str = "capture") -> dict[str, np.ndarray]:
     at most :data:`MAX_ELEMENTS` elements) before any data is read, so a forged
     header never allocates; a damaged archive or member (truncated, bad CRC,
     corrupt deflate stream) is a ``ValueError`` naming the file and field.
-    ``FileNotFoundError`` for a missing file.
+    ``FileNotFoundError`` for a missing file; a directory, FIFO, device or socket is a
+    ``ValueError`` (``<path>: not a capture (.npz) file: a FIFO (named pipe)``) found
+    without opening it (``model.files.check_input_path``: a FIFO would block the read).
     """
     path = Path(path)
     ck = _Checker(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise ValueError(f"{path}: not a {what} (.npz) file: a directory")
+    what = ("an " if what.startswith(tuple("aeiou")) else "a ") + what  # "an import source"
+    try:
+        check_input_path(path)
+    except NotRegularFile as exc:
+        raise ValueError(f"{path}: not {what} (.npz) file: {exc.kind}") from None
     size = path.stat().st_size
     if size == 0:
-        raise ValueError(f"{path}: not a {what} (.npz) file: empty file")
+        raise ValueError(f"{path}: not {what} (.npz) file: empty file")
     if not zipfile.is_zipfile(path):  # numpy would call it pickled data
-        raise ValueError(f"{path}: not a {what} (.npz) file: not a zip archive ({size} bytes)")
+        raise ValueError(f"{path}: not {what} (.npz) file: not a zip archive ({size} bytes)")
     arrays: dict[str, np.ndarray] = {}
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        raise ValueError(f"{path}: not a {what} (.npz) file: {exc}") from None
+        raise ValueError(f"{path}: not {what} (.npz) file: {exc}") from None
     with zf:
         for info in zf.infolist():
             name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename

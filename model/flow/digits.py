@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from model.files import write_with
+from model.flow.capture import read_npz
 
 #: Default hidden width N of the 64-N-10 network (= crossbar columns of layer 1).
 HIDDEN = 32
@@ -66,8 +67,17 @@ class MLP:
 
     @classmethod
     def load(cls, path: str | Path) -> MLP:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: np.asarray(f[k], dtype=np.float64) for k in _MLP_FIELDS}
+        """The weights written by :meth:`save`, read safely (``model.flow.capture.read_npz``:
+        a missing file is a ``FileNotFoundError``; a FIFO, directory or damaged archive, a
+        missing field or a field of another type or shape a ``ValueError`` naming the file
+        and field)."""
+        found = read_npz(path, "trained-weights")
+        for k in _MLP_FIELDS:
+            if k not in found:
+                raise ValueError(f"{path}: field '{k}': missing (fields: {', '.join(_MLP_FIELDS)})")
+            if found[k].dtype.kind not in "fiu":
+                raise ValueError(f"{path}: field '{k}': dtype {found[k].dtype} is not a real type")
+        arrays = {k: np.asarray(found[k], dtype=np.float64) for k in _MLP_FIELDS}
         mlp = cls(**arrays)
         rows, n = mlp.w1.shape if mlp.w1.ndim == 2 else (-1, -1)
         k = mlp.w2.shape[1] if mlp.w2.ndim == 2 else -1

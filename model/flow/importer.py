@@ -54,6 +54,7 @@ import numpy as np
 
 from model.analog.crossbar import choose_out_scale
 from model.analog.sar_frontend import AnalogFrontEnd, settings_problem
+from model.files import check_input_path
 from model.flow import calibration
 from model.flow.calibration import CALIBRATION_INDEX, MAX_TARGET_CODES, layer_mac
 from model.flow.capture import MAX_LABEL, read_npz
@@ -177,7 +178,8 @@ def choose_lanes(columns: int, lanes: int | None) -> int:
 def read_source(path: str | Path) -> dict[str, Any]:
     """Read and check an import source ``.npz``; arrays with ``analog_mac``/``ideal_mac``
     as [vectors, phases, columns] float64, and ``path`` (the file, which
-    :func:`import_arrays` names in its errors). ``ValueError`` names the file and field."""
+    :func:`import_arrays` names in its errors). ``ValueError`` names the file and field; a
+    FIFO, directory or device is refused before it is opened (``read_npz``)."""
     src = _Source(path)
     arrays = read_npz(path, "import source")
     for name in REQUIRED:
@@ -573,7 +575,9 @@ def _ranges(idx: np.ndarray) -> str:
 
 
 def source_digest(path: str | Path) -> str:
-    """SHA-256 of the source file (recorded in the provenance)."""
+    """SHA-256 of the source file (recorded in the provenance); a path that is not a regular
+    file is refused before it is opened (``model.files.check_input_path``)."""
+    check_input_path(path)
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -14,7 +14,8 @@ the Amaranth stream docs and Glasgow's ``stream_put``/``stream_assert``:
 * :func:`write_params` loads NMPU parameters; :class:`PysimParamWriter` also
   writes at random cycles and mirrors the shadow bank;
 * :func:`drive_comparator` closes the SAR's analog loop with ``tb.stream.closed_loop``
-  and :func:`drive_starts` starts conversions.
+  and :func:`drive_starts` starts conversions;
+* :func:`with_sync_reset` puts a DUT under a ``sync`` domain whose reset a bench drives.
 
 Timing convention: a testbench sets inputs after a clock edge; what counts is
 the value *sampled at* the next edge (``ctx.tick().sample(...)``), so the
@@ -35,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
-from amaranth.hdl import Shape
+from amaranth.hdl import ClockDomain, Module, Shape
 from amaranth.sim import Simulator
 
 from tb.stimulus.params import ParamMirror
@@ -57,6 +58,7 @@ __all__ = [
     "stream_put",
     "wait_until",
     "watch",
+    "with_sync_reset",
     "write_params",
 ]
 
@@ -103,6 +105,20 @@ def simulate(dut, *testbenches, background: Iterable = (), deadline_cycles: int 
                 f"testbenches still running after {deadline_cycles} clocks (hang or lost beat?)"
             )
     return _edges[0]
+
+
+def with_sync_reset(dut):
+    """``(top, rst)``: ``dut`` as the only submodule of ``top``, which declares the ``sync``
+    domain, and that domain's reset signal, for a bench to drive (``ctx.set(rst, 1)``).
+
+    Unlike ``ResetInserter``, which resets the registers but leaves ``ResetSignal("sync")``
+    alone, this is the domain's own reset: logic that reads ``ResetSignal`` (a stream sink
+    holding ``ready`` low during reset) sees it. ``simulate(top, ...)``.
+    """
+    top = Module()
+    top.domains.sync = domain = ClockDomain("sync")
+    top.submodules.dut = dut
+    return top, domain.rst
 
 
 def _plain(value):
