@@ -17,29 +17,11 @@ import pytest
 from model.analog.adc_exact import code_segments, exact_static, transition_noise
 from model.sar import AnalogFrontEnd, SARConfig, sar_convert
 from tb.stimulus.catalogue import REDUNDANT_10
+from tests.test_adc_metrics import exact_code_intervals
 
 N = 256
 RES = 1e-9  # the resolution the report states for the exact figures (LSB)
 RED10 = SARConfig(columns=8, steps=10, weights=REDUNDANT_10)
-
-
-def binary_intervals(weights, offset, out_width=8):
-    """Noise-free binary SAR: ``[lo, hi)`` (held input, LSB) of every code, per column: code c
-    comes out iff each decision matches its bit, ``x >= D_i - offset`` for a 1 and ``<`` for
-    a 0, with ``D_i`` the sum of the weights of c's bits above i plus step i's."""
-    n = 1 << out_width
-    c = np.arange(n)
-    bits = (c[:, None] >> (out_width - 1 - np.arange(out_width))) & 1
-    lo = np.full((weights.shape[0], n), -np.inf)
-    hi = np.full((weights.shape[0], n), np.inf)
-    for i in range(out_width):
-        prefix = bits.copy()
-        prefix[:, i] = 1
-        prefix[:, i + 1 :] = 0
-        d = (prefix @ weights.T - offset[None, :]).T
-        lo = np.where(bits[:, i][None, :] == 1, np.maximum(lo, d), lo)
-        hi = np.where(bits[:, i][None, :] == 0, np.minimum(hi, d), hi)
-    return lo, hi
 
 
 def codes_at(cfg, fe, x):
@@ -55,7 +37,7 @@ def test_binary_transitions_widths_dnl_inl_match_brute_force(seed):
     cfg = SARConfig(columns=32)
     fe = AnalogFrontEnd.sample(cfg, mismatch=0.08, offset=1.0, seed=seed)
     ex = exact_static(cfg, fe)
-    lo, hi = binary_intervals(fe.weights, fe.offset)
+    lo, hi = exact_code_intervals(fe.weights, fe.offset, 8)
     nonempty = lo < hi
     k = np.arange(N)
     assert ex.monotonic.all() and not any(ex.drops)
