@@ -260,8 +260,12 @@ def test_end_to_end_nmpu_matches_float_layer(noisy, seed):
         assert abs(bias_cal) < 0.1 * abs(bias_uncal)
         assert err.mean() < np.abs(uncal).mean()
     else:
-        # ADC quantisation (+-0.5 code after the half-LSB correction) + rounding.
-        assert err.max() <= 0.5 * lsb_per_code + 1.0 + 0.05 * lsb_per_code
+        # The ideal chip's own error (its DAC quantises the inputs: up to ~0.3 code here,
+        # computed from the drawn inputs) + ADC quantisation (+-0.5 code after the
+        # half-LSB correction) + rounding and parameter quantisation.
+        dac = np.abs(chip.read(x) - x @ w) / cal.act_lsb
+        budget = dac + 0.5 * lsb_per_code + 1.0 + 0.05 * lsb_per_code
+        assert (err <= budget).all(), np.max(err - budget)
 
 
 def test_overflowing_values_are_value_errors_not_arithmetic_ones(seed):
