@@ -209,7 +209,9 @@ def test_unit_against_float16_oracle(name, seed):
     rng = np.random.default_rng(seed)
     lo, hi = cfg.out_range
     inside = []
-    for _ in range(4):
+    # Parameter draws: at least 64 columns' worth, so the non-degeneracy check below does not
+    # hang on a handful of columns (1 column, 4 draws: 1 in 10 seeds saturated 3 of them).
+    for _ in range(max(4, -(-64 // cfg.columns))):
         p = random_fp16_params(cfg, rng)
         x = random_codes(cfg, rng, 64)
         got = fp16_unit(cfg, x, **p)
@@ -217,8 +219,9 @@ def test_unit_against_float16_oracle(name, seed):
         bad = np.argwhere(got != want)
         assert not bad.size, f"vector/column {bad[0]}: expected {want[tuple(bad[0])]}, got {got}"
         inside.append(np.mean((got > lo) & (got < hi)))
-    # Not a degenerate run: many outputs in the linear region, not all saturated or zero.
-    assert np.mean(inside) > 0.1, inside
+    # Not a degenerate run: outputs in the linear region, not all saturated or zero (a
+    # 2-bit output has two inner codes: 6 to 30 % of its outputs land there).
+    assert np.mean(inside) > 0.02, inside
     for corner in ("max", "min"):
         p = extreme_fp16_params(cfg, corner)
         x = extreme_codes(cfg)
