@@ -191,8 +191,17 @@ def test_bit_sliced_phases(seed, signed):
     np.testing.assert_allclose(C.layer_mac(cfg, mac), xi @ w, atol=1e-9)
     lin = (ref > 3) & (ref < cfg.out_range[1] - 3)
     err = (out - ref)[lin]
-    print(f"bit-sliced: mean err {err.mean():.3f}, rms {np.sqrt(np.mean(err**2)):.3f} LSB")
-    assert lin.mean() > 0.2 and abs(err.mean()) < 0.3 and np.sqrt(np.mean(err**2)) < 1.5
+    # The error this chip must show: its comparator noise (0.3 code) and ADC quantisation
+    # (1/12 code^2) in each phase, weighted 4**k by the shifts, through each column's
+    # output LSBs per code, plus the output rounding. Fit, parameter quantisation and the
+    # intermediate rounding add the rest: 1.26x at most over 40 seeds.
+    per_code = a * out_scale / 128 / cal.act_lsb / g  # output LSBs per phase-0 code
+    var = per_code**2 * sum(4**k for k in range(4)) * (0.3**2 + 1 / 12) + 1 / 12
+    expected = np.sqrt(np.mean(np.broadcast_to(var, lin.shape)[lin]))
+    rms = np.sqrt(np.mean(err**2))
+    print(f"bit-sliced: mean err {err.mean():.3f}, rms {rms:.3f} LSB (noise model {expected:.3f})")
+    assert lin.mean() > 0.2
+    assert rms < 1.5 * expected and abs(err.mean()) < 0.5 * expected
     assert cal.mid_saturation == 0
 
 
