@@ -246,8 +246,8 @@ class StaticLinearity:
                     "missing_codes": [int(x) for x in self.missing[c]],
                     "n_missing": len(self.missing[c]),
                     "dnl_excluded_codes": [int(x) for x in self.excluded[c]],
-                    "max_abs_dnl": _nanmax_abs(d),
-                    "max_abs_inl": _nanmax_abs(i),
+                    "max_abs_dnl": nanmax_abs(d),
+                    "max_abs_inl": nanmax_abs(i),
                     "offset_endpoint_lsb": float(self.offset_endpoint[c]),
                     "gain_endpoint_lsb": float(self.gain_endpoint[c]),
                     "offset_fit_lsb": float(self.offset_fit[c]),
@@ -258,33 +258,45 @@ class StaticLinearity:
 
     def summary(self, full_code: int) -> dict:
         """JSON-able summary over the columns."""
-        n_miss = np.array([len(m) for m in self.missing])
-
-        def has(pred):
-            return int(sum(any(pred(x) for x in m) for m in self.missing))
-
-        def stats(a):
-            return {"mean": float(np.mean(a)), "std": float(np.std(a)),
-                    "min": float(np.min(a)), "max": float(np.max(a))}  # fmt: skip
-
         return {
-            "columns": int(self.hist.shape[0]),
-            "total_missing_codes": int(n_miss.sum()),
-            "columns_with_missing_codes": int((n_miss > 0).sum()),
-            "columns_missing_code_0": has(lambda x: x == 0),
-            "columns_missing_full_code": has(lambda x: x == full_code),
-            "columns_missing_inner_codes": has(lambda x: 0 < x < full_code),
-            "max_missing_per_column": int(n_miss.max()) if n_miss.size else 0,
-            "max_abs_dnl": _nanmax_abs(self.dnl),
-            "max_abs_inl": _nanmax_abs(self.inl),
-            "offset_endpoint_lsb": stats(self.offset_endpoint),
-            "gain_endpoint_lsb": stats(self.gain_endpoint),
-            "offset_fit_lsb": stats(self.offset_fit),
-            "gain_fit_lsb": stats(self.gain_fit),
+            **missing_code_summary(self.missing, full_code),
+            "max_abs_dnl": nanmax_abs(self.dnl),
+            "max_abs_inl": nanmax_abs(self.inl),
+            "offset_endpoint_lsb": column_stats(self.offset_endpoint),
+            "gain_endpoint_lsb": column_stats(self.gain_endpoint),
+            "offset_fit_lsb": column_stats(self.offset_fit),
+            "gain_fit_lsb": column_stats(self.gain_fit),
         }
 
 
-def _nanmax_abs(a) -> float:
+def column_stats(a) -> dict:
+    """Mean, standard deviation, minimum and maximum of a per-column figure (JSON-able)."""
+    a = np.asarray(a, dtype=np.float64)
+    return {"mean": float(np.mean(a)), "std": float(np.std(a)),
+            "min": float(np.min(a)), "max": float(np.max(a))}  # fmt: skip
+
+
+def missing_code_summary(missing, full_code: int) -> dict:
+    """How many codes are missing and where, over the columns (``missing``: per column, the
+    missing codes); shared by the ramp and the exact reports."""
+    n_miss = np.array([len(m) for m in missing])
+
+    def has(pred):
+        return int(sum(any(pred(x) for x in m) for m in missing))
+
+    return {
+        "columns": len(missing),
+        "total_missing_codes": int(n_miss.sum()),
+        "columns_with_missing_codes": int((n_miss > 0).sum()),
+        "columns_missing_code_0": has(lambda x: x == 0),
+        "columns_missing_full_code": has(lambda x: x == full_code),
+        "columns_missing_inner_codes": has(lambda x: 0 < x < full_code),
+        "max_missing_per_column": int(n_miss.max()) if n_miss.size else 0,
+    }
+
+
+def nanmax_abs(a) -> float:
+    """Largest finite magnitude of ``a`` (NaN if there is none)."""
     a = np.abs(np.asarray(a, dtype=np.float64))
     return float(np.nanmax(a)) if np.isfinite(a).any() else float("nan")
 

@@ -35,9 +35,12 @@ import numpy as np
 
 from model.analog.adc_exact import exact_static, transition_noise
 from model.analog.adc_metrics import (
+    column_stats,
     dnl_inl_of,
     early_stop_error,
     enob_from_sinad,
+    missing_code_summary,
+    nanmax_abs,
     noise_error_rms,
     noise_free,
     sinad,
@@ -375,8 +378,8 @@ def _static_per_column(ex, st, tn, cfg) -> list[dict]:
                 },
                 "ramp": {
                     "resolution_lsb": 1 / st.per_code,
-                    "max_abs_dnl": _nanmax_abs(st.dnl[c]),
-                    "max_abs_inl": _nanmax_abs(st.inl[c]),
+                    "max_abs_dnl": nanmax_abs(st.dnl[c]),
+                    "max_abs_inl": nanmax_abs(st.inl[c]),
                     "missing_codes": [int(x) for x in st.missing[c]],
                 },
             }
@@ -384,48 +387,27 @@ def _static_per_column(ex, st, tn, cfg) -> list[dict]:
     return rows
 
 
-def _nanmax_abs(a) -> float:
-    a = np.abs(np.asarray(a, dtype=np.float64))
-    return float(np.nanmax(a)) if np.isfinite(a).any() else float("nan")
-
-
 def _static_summary(ex, st, tn, rows, full_code) -> dict:
     """JSON-able summary of the exact static figures over the columns."""
-    n_miss = np.array([len(m) for m in ex.missing])
-
-    def has(pred):
-        return int(sum(any(pred(x) for x in m) for m in ex.missing))
-
-    def stats(a):
-        a = np.asarray(a, dtype=np.float64)
-        return {"mean": float(np.mean(a)), "std": float(np.std(a)),
-                "min": float(np.min(a)), "max": float(np.max(a))}  # fmt: skip
-
     out = {
-        "columns": len(rows),
-        "total_missing_codes": int(n_miss.sum()),
-        "columns_with_missing_codes": int((n_miss > 0).sum()),
-        "columns_missing_code_0": has(lambda x: x == 0),
-        "columns_missing_full_code": has(lambda x: x == full_code),
-        "columns_missing_inner_codes": has(lambda x: 0 < x < full_code),
-        "max_missing_per_column": int(n_miss.max()) if n_miss.size else 0,
+        **missing_code_summary(ex.missing, full_code),
         "columns_non_monotonic": int((~ex.monotonic).sum()),
         "non_monotonic_columns": [int(c) for c in np.flatnonzero(~ex.monotonic)],
-        "max_abs_dnl": _nanmax_abs(ex.dnl),
-        "max_abs_inl": _nanmax_abs(ex.inl),
+        "max_abs_dnl": nanmax_abs(ex.dnl),
+        "max_abs_inl": nanmax_abs(ex.inl),
     }
     for key in ("dnl", "inl", "inl_best_fit"):
         out[f"{key}_min"], out[f"{key}_max"] = _minmax(getattr(ex, key))
     for key in ("offset_endpoint", "gain_endpoint", "offset_fit", "gain_fit"):
-        out[f"{key}_lsb"] = stats(getattr(ex, key))
+        out[f"{key}_lsb"] = column_stats(getattr(ex, key))
     out["ieee1241"] = {
-        key: stats([r["ieee1241"][key] for r in rows]) for key in rows[0]["ieee1241"]
+        key: column_stats([r["ieee1241"][key] for r in rows]) for key in rows[0]["ieee1241"]
     }
     out["static_resolution_lsb"] = STATIC_RESOLUTION_LSB
     out["ramp"] = {
         "resolution_lsb": 1 / st.per_code,
-        "max_abs_dnl": _nanmax_abs(st.dnl),
-        "max_abs_inl": _nanmax_abs(st.inl),
+        "max_abs_dnl": nanmax_abs(st.dnl),
+        "max_abs_inl": nanmax_abs(st.inl),
         "total_missing_codes": int(sum(len(m) for m in st.missing)),
     }
     return out
