@@ -108,6 +108,12 @@ class SAR(wiring.Component):
         # single wide expression, which Icarus evaluates once per change instead of
         # once per changed column (quadratic in columns).
         dec_q = Signal(cfg.columns * cfg.steps)
+        # early_stop_fill = "interval_midpoint": per column the gap g = U - p between the
+        # smallest rejected trial value and the kept sum (model.golden.sar.interval_fill),
+        # one wide register as dec_q. Absent with the default fill.
+        midpoint = cfg.early_stop_fill == "interval_midpoint"
+        gap_width = cfg.gap_width
+        gap_q = Signal(cfg.columns * gap_width) if midpoint else None
 
         # -- combinational ---------------------------------------------------
         # Busy: converting, holding a result, or in reset (a start then would be lost).
@@ -135,6 +141,12 @@ class SAR(wiring.Component):
         for k in range(1, cfg.steps + 1):
             fill_value = Mux(steps_q == k, cfg.fill(k), fill_value)
         m.d.comb += fill.eq(fill_value)
+        if midpoint:  # the nominal weight of the current step, shared by every column's gap
+            step_weight = Signal(range(max(cfg.weights) + 1))
+            weight_value = Const(0, step_weight.shape())
+            for i, w in enumerate(cfg.weights):
+                weight_value = Mux(trial_q[i], w, weight_value)
+            m.d.comb += step_weight.eq(weight_value)
 
         # The trial bit in every column: one constant mask per step, selected by the one-hot
         # trial_q (a replicate is a 256-input concatenation that Icarus re-propagates per input).
@@ -162,13 +174,20 @@ class SAR(wiring.Component):
         # simulators from re-evaluating every column's sum per step).
         dec_held = Signal(cfg.columns * cfg.steps)
         m.d.comb += dec_held.eq(Mux(valid_q, dec_q, 0))
+        if midpoint:
+            gap_held = Signal(cfg.columns * gap_width)
+            m.d.comb += gap_held.eq(Mux(valid_q, gap_q, 0))
+        # Largest unsaturated sum: all weights plus the largest fill of either mode.
+        largest = sum(cfg.weights) + ((1 << cfg.out_width) >> 1 if midpoint else cfg.fill(1))
         codes = []
         for c in range(cfg.columns):
             dec_c = Signal(cfg.steps, name=f"dec_held{c}")
             m.d.comb += dec_c.eq(dec_held.word_select(c, cfg.steps))
-            total = Signal(cfg.sum_width, name=f"sum{c}")
-            m.d.comb += total.eq(fill + partial_sums.word_select(dec_c, cfg.sum_width))
-            if sum(cfg.weights) > cfg.full_code:  # redundant weights can overshoot: saturate
+            total = Signal(max(cfg.sum_width, largest.bit_length()), name=f"sum{c}")
+            # The fill: a constant per active_steps, or half the column's gap (rounded down).
+            fill_c = gap_held.word_select(c, gap_width)[1:] if midpoint else fill
+            m.d.comb += total.eq(fill_c + partial_sums.word_select(dec_c, cfg.sum_width))
+            if largest > cfg.full_code:  # redundant weights or the fill can overshoot
                 code = Mux(total > cfg.full_code, cfg.full_code, total[: cfg.out_width])
             else:  # sum of all weights is the full code: no overflow possible
                 code = total[: cfg.out_width]
@@ -188,12 +207,20 @@ class SAR(wiring.Component):
                 trial_q.eq(1),
             ]
             m.d.sync += dec_q.eq(0)
+            if midpoint:  # every gap starts at 2**out_width
+                start_gap = sum((1 << cfg.out_width) << (c * gap_width) for c in range(cfg.columns))
+                m.d.sync += gap_q.eq(start_gap)
         with m.Elif(running_q):
-            # Keep b_i = cmp for every column.
+            # Keep b_i = cmp for every column; with the midpoint fill, narrow its gap:
+            # g - w_i (at least 0) on a kept step, min(g, w_i) on a rejected one.
             for c in range(cfg.columns):
                 with m.If(self.cmp[c]):
                     kept = dec_q.word_select(c, cfg.steps)
                     m.d.sync += kept.eq(kept | trial_q)
+                if midpoint:
+                    gap, w = gap_q.word_select(c, gap_width), step_weight
+                    narrowed = Mux(self.cmp[c], Mux(gap > w, gap - w, 0), Mux(gap < w, gap, w))
+                    m.d.sync += gap.eq(narrowed)
             m.d.sync += [step_q.eq(step_q + 1), trial_q.eq(trial_q << 1)]
             with m.If(last_step):
                 m.d.sync += [running_q.eq(0), valid_q.eq(1), trial_q.eq(0)]

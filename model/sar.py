@@ -8,16 +8,29 @@ that the RTL (which needs only ``SARConfig``) never loads an analog model. Code 
 
 from typing import TYPE_CHECKING
 
-from model.golden.sar import SARConfig, decision_masks, ideal_codes, sar_convert, step_of, to_signed
+from model.golden.sar import (
+    EARLY_STOP_FILLS,
+    SARConfig,
+    correct,
+    decision_masks,
+    ideal_codes,
+    interval_fill,
+    sar_convert,
+    step_of,
+    to_signed,
+)
 
 if TYPE_CHECKING:
     from model.analog.sar_frontend import AnalogFrontEnd
 
 __all__ = [
+    "EARLY_STOP_FILLS",
     "AnalogFrontEnd",
     "SARConfig",
+    "correct",
     "decision_masks",
     "ideal_codes",
+    "interval_fill",
     "sar_convert",
     "step_of",
     "to_signed",

@@ -10,6 +10,7 @@ closed forms (an offset or a gain error alone).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -24,10 +25,11 @@ RES = 1e-9  # the resolution the report states for the exact figures (LSB)
 RED10 = SARConfig(columns=8, steps=10, weights=REDUNDANT_10)
 
 
-def codes_at(cfg, fe, x):
+def codes_at(cfg, fe, x, active_steps=None):
     """Noise-free codes at held inputs ``x`` [points, columns] (linear front end, LSB)."""
     quiet = AnalogFrontEnd(fe.weights, fe.offset, 0.0, fe.seed, fe.out_width)
-    return sar_convert(cfg, quiet, np.clip(2.0 * np.asarray(x) / N - 1.0, -1.0, 1.0))[0]
+    v = np.clip(2.0 * np.asarray(x) / N - 1.0, -1.0, 1.0)
+    return sar_convert(cfg, quiet, v, active_steps)[0]
 
 
 def test_binary_transitions_widths_dnl_inl_match_brute_force(seed):
@@ -69,21 +71,26 @@ def test_binary_transitions_widths_dnl_inl_match_brute_force(seed):
     assert found_missing, "mismatch 0.08, offset 1: some column should miss a code"
 
 
-def test_segments_agree_with_the_model_either_side_of_every_boundary(seed):
+@pytest.mark.parametrize(
+    "fill, k", [("half_skipped", None), ("half_skipped", 4), ("interval_midpoint", 4)]
+)
+def test_segments_agree_with_the_model_either_side_of_every_boundary(fill, k, seed):
     """Redundant weights, large mismatch (non-monotonic columns likely): the model's own code
     at the middle of every segment, and 1e-9 LSB either side of every boundary, is the
-    segment's code: the boundaries are exact to the stated resolution."""
-    fe = AnalogFrontEnd.sample(RED10, mismatch=0.08, offset=0.5, seed=seed)
-    col, start, stop, code = code_segments(RED10, fe, np.zeros(8), np.full(8, float(N)))
+    segment's code: the boundaries are exact to the stated resolution (full and
+    early-stopped conversions, either early-stop fill)."""
+    cfg = replace(RED10, early_stop_fill=fill)
+    fe = AnalogFrontEnd.sample(cfg, mismatch=0.08, offset=0.5, seed=seed)
+    col, start, stop, code = code_segments(cfg, fe, np.zeros(8), np.full(8, float(N)), k)
     mid = (start + stop) / 2
     x = np.zeros((mid.size, 8))
     x[np.arange(mid.size), col] = mid
-    assert (codes_at(RED10, fe, x)[np.arange(mid.size), col] == code).all()
+    assert (codes_at(cfg, fe, x, k)[np.arange(mid.size), col] == code).all()
     inner = np.flatnonzero(col[1:] == col[:-1]) + 1  # boundaries inside a column
     for d, want in ((-RES, code[inner - 1]), (+RES, code[inner])):
         x = np.zeros((inner.size, 8))
         x[np.arange(inner.size), col[inner]] = start[inner] + d * np.maximum(start[inner], 1)
-        got = codes_at(RED10, fe, x)[np.arange(inner.size), col[inner]]
+        got = codes_at(cfg, fe, x, k)[np.arange(inner.size), col[inner]]
         assert (got == want).all()
 
 

@@ -373,7 +373,7 @@ def test_report_json_and_plots(build_dir, seed):
     returned, lines = write_report(out, seed=seed % 1000, **settings)
     rep = json.loads((out / "adc_report.json").read_text())
     assert rep["static"]["summary"] == returned["static"]["summary"]
-    assert lines[0].startswith("SAR instance: mismatch=0.08") and len(lines) == 9 + 8
+    assert lines[0].startswith("SAR instance: mismatch=0.08") and len(lines) == 9 + 8 + 1 + 8
     # what the plots draw: tests/test_adc_exact.py (figure objects, not file sizes)
     for name in ("histogram", "transfer_error", "dnl", "inl", "spectrum", "enob", "summary"):
         assert (out / f"sar_{name}.png").is_file()
@@ -394,6 +394,13 @@ def test_report_json_and_plots(build_dir, seed):
     assert [e["bound_ceil_half_skipped"] for e in early] == [64, 32, 16, 8, 4, 2, 1, 0]
     assert all(e["max_abs_error_lsb"] <= e["bound_ceil_half_skipped"] for e in early)
     assert [e["ideal_mean_error_lsb"] for e in early] == [0.5] * 7 + [0.0]
+    # Binary weights: both early-stop fills give the same codes, so the same figures.
+    fills = rep["early_stop_fills"]
+    assert set(fills) == {"half_skipped", "interval_midpoint"}
+    assert fills["half_skipped"] == fills["interval_midpoint"]
+    assert [r["mean_error_lsb"] for r in fills["half_skipped"]] == [
+        e["mean_error_lsb"]["mean"] for e in early
+    ]
     codes = sine_codes(cfg, AnalogFrontEnd.sample(cfg, mismatch=0.08, offset=1.0, noise=0.3,
                                                   seed=seed % 1000))  # fmt: skip
     np.testing.assert_allclose(

@@ -267,6 +267,8 @@ def test_signed_view():
         ({"steps": 10}, "weights"),
         ({"columns": 8192}, "columns"),
         ({"columns": 16.0}, "columns"),
+        ({"early_stop_fill": "nearest"}, "early_stop_fill"),
+        ({"early_stop_fill": None}, "early_stop_fill"),
     ],
 )
 def test_config_validation_names_parameter(kwargs, name):
@@ -275,7 +277,11 @@ def test_config_validation_names_parameter(kwargs, name):
 
 
 def test_config_dict_round_trip():
-    for cfg in (SARConfig(), SARConfig(columns=16, steps=10, weights=REDUNDANT_10)):
+    for cfg in (
+        SARConfig(),
+        SARConfig(columns=16, steps=10, weights=REDUNDANT_10),
+        SARConfig(columns=3, early_stop_fill="interval_midpoint"),
+    ):
         d = json.loads(json.dumps(cfg.to_dict()))
         assert SARConfig.from_dict(d) == cfg
     with pytest.raises(ValueError, match="bogus"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from model.files import check_output_dir
 from model.flow.adc_report import write_report
 from model.golden.sar import MAX_COLUMNS, MAX_STEPS
-from model.sar import SARConfig
+from model.sar import EARLY_STOP_FILLS, SARConfig
 from tools.cli import (
     ArgumentParser,
     UsageError,
@@ -87,10 +87,21 @@ def _main(argv) -> int:
         default=32,
         help=f"ramp points per LSB (static); --columns x --per-code at most {MAX_RAMP}",
     )
+    ap.add_argument(
+        "--early-stop-fill",
+        choices=EARLY_STOP_FILLS,
+        default=EARLY_STOP_FILLS[0],
+        help="what an approximate conversion adds for its skipped steps (docs/sar.md)",
+    )
     args = ap.parse_args(argv)
     with user_input():  # a FIFO or file as the folder
         check_output_dir(args.out, "--out")
-        sar = SARConfig(columns=args.columns, steps=args.steps, weights=args.weights)
+        sar = SARConfig(
+            columns=args.columns,
+            steps=args.steps,
+            weights=args.weights,
+            early_stop_fill=args.early_stop_fill,
+        )
     front_end = {"mismatch": args.mismatch, "offset": args.offset, "noise": args.noise}
     check_front_end_options(sar, {**front_end, "seed": args.seed}, prefix="--")
     if args.columns * args.per_code > MAX_RAMP:

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from model.analog.sar_frontend import AnalogFrontEnd
-from model.golden.sar import SARConfig, sar_convert
+from model.golden.sar import SARConfig, correct, sar_convert
 
 
 def _domain(cfg: SARConfig, fe: AnalogFrontEnd):
@@ -92,9 +92,8 @@ def code_segments(cfg: SARConfig, fe: AnalogFrontEnd, lo, hi, active_steps=None)
             ]
             for j in range(4)
         )
-    w = np.array(cfg.weights, dtype=np.int64)
     bits = (kept[:, None] >> np.arange(cfg.steps)) & 1
-    code = np.minimum(bits @ w + cfg.fill(k), cfg.full_code)
+    code = correct(cfg, bits, k)
     keep = np.ones(code.size, dtype=bool)
     keep[1:] = (col[1:] != col[:-1]) | (code[1:] != code[:-1])
     idx = np.flatnonzero(keep)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ from model.analog.adc_metrics import (
 )
 from model.analog.sar_frontend import AnalogFrontEnd
 from model.files import save_figure, write_text_atomic
-from model.golden.sar import SARConfig, ideal_codes, sar_convert
+from model.golden.sar import EARLY_STOP_FILLS, SARConfig, ideal_codes, sar_convert
 
 SAMPLES, CYCLES, AMPLITUDE, HARMONICS = 4096, 127, 0.99, 10
 #: Sine records (independent noise draws) behind each dynamic figure's spread.
@@ -62,8 +62,8 @@ RECORDS = 8
 class ReportSettings:
     """The sampled instance and the measurement: ``mismatch`` (unit-capacitor relative
     sigma), ``offset`` (comparator offset sigma, LSB), ``noise`` (comparator noise rms,
-    LSB), ``seed``; ``steps`` and ``weights`` (``None``: binary) of the SAR; ``per_code``:
-    ramp points per LSB of the static test."""
+    LSB), ``seed``; ``steps``, ``weights`` (``None``: binary) and ``early_stop_fill`` of the
+    SAR; ``per_code``: ramp points per LSB of the static test."""
 
     out: Path
     columns: int = 64
@@ -74,6 +74,7 @@ class ReportSettings:
     steps: int = 8
     weights: tuple[int, ...] | None = None
     per_code: int = 32
+    early_stop_fill: str = "half_skipped"
 
 
 def _stats(a) -> dict:
@@ -86,7 +87,7 @@ def _conditions(rs, cfg, extra: str = "") -> str:
     s = (
         f"mismatch={rs.mismatch}  offset={rs.offset} LSB  noise={rs.noise} LSB rms  "
         f"seed={rs.seed}\n{cfg.columns} columns, {cfg.steps} steps ({w}), "
-        f"{cfg.out_width}-bit"
+        f"{cfg.out_width}-bit, early-stop fill {cfg.early_stop_fill}"
     )
     return s + (f"\n{extra}" if extra else "")
 
@@ -97,7 +98,9 @@ def write_report(out: Path, figures: dict | None = None, **settings) -> tuple[di
     the report and its summary lines. ``figures``: a dict to receive the matplotlib
     figures by file stem (left open; the caller closes them), for inspection."""
     rs = ReportSettings(Path(out), **settings)
-    cfg = SARConfig(columns=rs.columns, steps=rs.steps, weights=rs.weights)
+    cfg = SARConfig(
+        columns=rs.columns, steps=rs.steps, weights=rs.weights, early_stop_fill=rs.early_stop_fill
+    )
     full_code = cfg.full_code
     kw = {"mismatch": rs.mismatch, "offset": rs.offset, "seed": rs.seed}
     fe = AnalogFrontEnd.sample(cfg, noise=rs.noise, **kw)
@@ -150,15 +153,8 @@ def write_report(out: Path, figures: dict | None = None, **settings) -> tuple[di
     )
     spec_quiet["enob_fs"] = enob_fs(spec_quiet)
     ks = np.arange(1, cfg.steps + 1)
-    ideal_fe = AnalogFrontEnd.ideal(SARConfig(columns=1, steps=cfg.steps, weights=cfg.weights))
-    cfg1 = SARConfig(columns=1, steps=cfg.steps, weights=cfg.weights)
-    enobs = np.array(
-        [enob_from_sinad(sinad(sine_codes(cfg, fe, int(k)), CYCLES)) for k in ks]
-    )  # [k, columns]
-    ideal = np.array([enob_from_sinad(sinad(sine_codes(cfg1, ideal_fe, int(k)), CYCLES))[0]
-                      for k in ks])  # fmt: skip
-    early = early_stop_error(cfg, fe)
-    early_ideal = early_stop_error(cfg1, ideal_fe)
+    fills = {f: _early_stop_by_k(replace(cfg, early_stop_fill=f), fe) for f in EARLY_STOP_FILLS}
+    enobs, ideal, early, early_ideal = fills[cfg.early_stop_fill]
 
     warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # end codes are NaN
     figs = _plots(rs, cfg, ex, tn, col, cond, cond_col, dnl_noisy, spec, ks, enobs, ideal, fe)
@@ -201,7 +197,9 @@ def write_report(out: Path, figures: dict | None = None, **settings) -> tuple[di
             "ENOB = (SNDR - 1.76) / 6.02, no amplitude correction; enob_fs = (SNDR - "
             "signal_dBFS - 1.76) / 6.02 (full-scale referred, IEEE 1241); *_std: standard "
             f"deviation of one record's figure over {RECORDS} records with independent noise",
-            "early_stop": "mean and max |code_k - code_full| over a uniform ramp, noise on",
+            "early_stop": "mean and max |code_k - code_full| over a uniform ramp, noise on; "
+            "early_stop_fills: ENOB and that mean for each early-stop fill on the same "
+            "instance (the configured one is also the tables above)",
         },
         "static": {
             "summary": _static_summary(ex, st, tn, per_col, full_code),
@@ -247,6 +245,19 @@ def write_report(out: Path, figures: dict | None = None, **settings) -> tuple[di
             }
             for k in ks
         ],
+        "early_stop_fills": {
+            f: [
+                {
+                    "active_steps": int(k),
+                    "enob_mean": float(e_enob[k - 1].mean()),
+                    "enob_ideal": float(e_ideal[k - 1]),
+                    "mean_error_lsb": float(e_early["mean"][k - 1].mean()),
+                    "ideal_mean_error_lsb": float(e_early_ideal["mean"][k - 1, 0]),
+                }
+                for k in ks
+            ]
+            for f, (e_enob, e_ideal, e_early, e_early_ideal) in fills.items()
+        },
     }
     write_text_atomic(rs.out / "adc_report.json", json.dumps(report, indent=2))
 
@@ -304,7 +315,28 @@ def write_report(out: Path, figures: dict | None = None, **settings) -> tuple[di
             f"{r['ideal']:7.3f}  {e['mean_error_lsb']['mean']:+8.3f}"
             f"{e['bound_ceil_half_skipped']:15d}"
         )
+    a, b = (report["early_stop_fills"][f] for f in EARLY_STOP_FILLS)
+    lines.append(
+        f"early-stop fill ({EARLY_STOP_FILLS[0]} -> {EARLY_STOP_FILLS[1]}), per active_steps: "
+        "ENOB mean, mean(code_k-code_full)"
+    )
+    lines += [
+        f"{r['active_steps']:12d}  {r['enob_mean']:6.3f} -> {q['enob_mean']:6.3f}   "
+        f"{r['mean_error_lsb']:+7.3f} -> {q['mean_error_lsb']:+7.3f}"
+        for r, q in zip(a, b, strict=True)
+    ]
     return report, lines
+
+
+def _early_stop_by_k(cfg: SARConfig, fe: AnalogFrontEnd):
+    """ENOB [k, columns] and ideal ENOB [k] of the sine test at each ``active_steps``, and
+    ``early_stop_error`` of ``fe`` and of an ideal column, with ``cfg``'s early-stop fill."""
+    ks = range(1, cfg.steps + 1)
+    cfg1 = replace(cfg, columns=1)
+    ideal_fe = AnalogFrontEnd.ideal(cfg1)
+    enobs = np.array([enob_from_sinad(sinad(sine_codes(cfg, fe, k), CYCLES)) for k in ks])
+    ideal = np.array([enob_from_sinad(sinad(sine_codes(cfg1, ideal_fe, k), CYCLES))[0] for k in ks])
+    return enobs, ideal, early_stop_error(cfg, fe), early_stop_error(cfg1, ideal_fe)
 
 
 #: Resolution stated for the exact static figures (LSB): the transitions are the model's

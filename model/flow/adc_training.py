@@ -62,7 +62,7 @@ the bias: a constant of the nominal design, not a measurement).
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -398,7 +398,7 @@ def nominal_offset(sar: SARConfig, active_steps: int) -> float:
     one (mid-interval fill): the constant a network trained without the ADC
     needs folded into its bias.
     """
-    one = SARConfig(columns=1, steps=sar.steps, weights=sar.weights, out_width=sar.out_width)
+    one = replace(sar, columns=1)  # the same converter, early-stop fill included
     n = 1 << sar.out_width
     x = (np.arange(n * 16) + 0.5) / 16  # 16 points per LSB, exact in float64
     codes, _ = sar_convert(one, AnalogFrontEnd.ideal(one), (x / n * 2 - 1)[:, None], active_steps)

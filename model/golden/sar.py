@@ -26,7 +26,18 @@ Let ``N = 2**out_width``.
   ``S_k = sum(weights[k:])`` (``fill(M) = 0``). A full conversion adds
   ``sum_{i>=k} b_i w_i`` in ``[0, S_k]`` to the same partial sum, so
   ``|code_k - code_M| <= max(fill, S_k - fill) = ceil(S_k / 2)``. For binary
-  weights the fill is the next trial bit, ``2**(out_width - 1 - k)``.
+  weights the fill is the next trial bit, ``2**(out_width - 1 - k)``. This is
+  ``early_stop_fill = "half_skipped"`` (the default).
+* ``early_stop_fill = "interval_midpoint"``: the unbiased option. The steps run
+  bound the code a full conversion would give to ``[p, U)``: ``p`` the kept sum,
+  ``U`` the smallest rejected trial value ``p_i + w_i`` (``N`` if none was
+  rejected). The fill is half the gap, rounded down: ``code = p + max(U - p, 0)
+  // 2``, the midpoint of the codes ``p..U-1`` rounded up, as the binary fill
+  is. The gap ``g = U - p`` is a running value per column (:func:`interval_fill`):
+  ``N`` at the start, then ``max(g - w_i, 0)`` on a kept step and ``min(g, w_i)``
+  on a rejected one. For binary weights it equals ``half_skipped``; for
+  redundant weights it removes the upward bias of ``ceil(S_k / 2)`` (docs/sar.md).
+  A full conversion gets fill 0 in both modes (``U - p <= 1``).
 * Signed view for the NMPU: ``signed = code - 2**(out_width - 1)``
   (:func:`to_signed`, i.e. the MSB inverted: offset binary -> two's complement).
 * Ideal quantiser (the reference an ideal front end must reproduce):
@@ -47,6 +58,9 @@ MAX_COLUMNS = 4096
 MAX_STEPS = 32
 #: Largest code width accepted (x and D stay exact in float64 well beyond this).
 MAX_OUT_WIDTH = 24
+#: Values of ``SARConfig.early_stop_fill``: what an approximate conversion adds for the
+#: steps it did not run (module docstring).
+EARLY_STOP_FILLS = ("half_skipped", "interval_midpoint")
 #: Decisions (rows x columns) per block of :func:`sar_convert` with a holding comparator.
 #: Large enough that the numpy calls per block and step (several dozen, about 1 us each,
 #: more on a loaded machine) stay small against the work on the block, small enough that
@@ -79,6 +93,11 @@ class SARConfig:
         binary weights, which requires ``steps == out_width``.
     out_width : int
         Output code width.
+    early_stop_fill : str
+        What an approximate conversion adds for its skipped steps, one of
+        :data:`EARLY_STOP_FILLS`: ``"half_skipped"`` (``ceil(S_k / 2)``, a constant per
+        ``active_steps``) or ``"interval_midpoint"`` (the midpoint of the interval the
+        steps run leave, per column; unbiased for redundant weights).
 
     Raises ``ValueError`` naming the parameter when weights are not positive
     integers, their number differs from ``steps``, they do not cover the
@@ -90,8 +109,14 @@ class SARConfig:
     steps: int = 8
     weights: tuple[int, ...] | None = None
     out_width: int = 8
+    early_stop_fill: str = "half_skipped"
 
     def __post_init__(self):
+        if self.early_stop_fill not in EARLY_STOP_FILLS:
+            raise ValueError(
+                f"SARConfig.early_stop_fill must be one of {EARLY_STOP_FILLS}, "
+                f"not {self.early_stop_fill!r}"
+            )
         for name, lo, hi in (
             ("columns", 1, MAX_COLUMNS),
             ("steps", 1, MAX_STEPS),
@@ -162,7 +187,8 @@ class SARConfig:
         table bit elaborates about 20x faster than a datapath bit, measured).
         """
         lookup = -(-(self.sum_width << self.steps) // 16)
-        return self.columns * (3 * self.steps + self.sum_width + self.out_width + lookup)
+        gap = self.gap_width if self.early_stop_fill == "interval_midpoint" else 0
+        return self.columns * (3 * self.steps + self.sum_width + self.out_width + lookup + gap)
 
     def skipped_sum(self, active_steps: int) -> int:
         """``S_k``: sum of the weights of the steps not run when ``active_steps = k``."""
@@ -170,8 +196,15 @@ class SARConfig:
         return sum(self.weights[active_steps:])
 
     def fill(self, active_steps: int) -> int:
-        """Midpoint fill added for the skipped steps: ``(S_k + 1) // 2`` (0 for a full run)."""
+        """The ``half_skipped`` fill added for the skipped steps: ``(S_k + 1) // 2`` (0 for a
+        full run). With ``interval_midpoint`` the fill depends on the decisions
+        (:func:`interval_fill`); this is then its upper bound."""
         return (self.skipped_sum(active_steps) + 1) // 2
+
+    @property
+    def gap_width(self) -> int:
+        """Width of the ``interval_midpoint`` gap register, which holds ``0..2**out_width``."""
+        return self.out_width + 1
 
     def check_active_steps(self, k) -> int:
         """``k`` if it is a valid ``active_steps`` (an integer in 1..steps), else ``ValueError``."""
@@ -187,6 +220,7 @@ class SARConfig:
             "steps": self.steps,
             "weights": list(self.weights),
             "out_width": self.out_width,
+            "early_stop_fill": self.early_stop_fill,
         }
 
     @classmethod
@@ -225,16 +259,40 @@ def step_of(trial_states) -> np.ndarray:
 
 
 def correct(cfg: SARConfig, decisions, active_steps) -> np.ndarray:
-    """Digital correction: ``min(sum_i b_i * weights[i] + fill(k), 2**out_width - 1)``.
+    """Digital correction: ``min(sum_i b_i * weights[i] + fill, 2**out_width - 1)``.
 
     ``decisions`` is [..., steps] of 0/1, ``active_steps`` an int or an int
-    array broadcastable to ``decisions.shape[:-1]``.
+    array broadcastable to ``decisions.shape[:-1]``. The fill is ``cfg.fill(k)``
+    or, with ``early_stop_fill = "interval_midpoint"``, :func:`interval_fill`.
     """
     d = np.asarray(decisions, dtype=np.int64)
     k = np.asarray(active_steps)
-    fills = np.array([0] + [cfg.fill(j) for j in range(1, cfg.steps + 1)], dtype=np.int64)
-    total = d @ np.array(cfg.weights, dtype=np.int64) + fills[k]
+    total = d @ np.array(cfg.weights, dtype=np.int64) + _fills(cfg, d, k)
     return np.minimum(total, cfg.full_code)
+
+
+def interval_fill(cfg: SARConfig, decisions, active_steps) -> np.ndarray:
+    """The ``interval_midpoint`` fill ``max(U - p, 0) // 2`` of each conversion (module
+    docstring), from its decisions [..., steps] and ``active_steps`` (broadcastable to
+    ``decisions.shape[:-1]``): the gap ``g = U - p`` runs from ``2**out_width`` through
+    ``max(g - w_i, 0)`` on a kept step and ``min(g, w_i)`` on a rejected one, steps
+    ``i < k`` only, exactly as ``hw.sar`` updates its gap register.
+    """
+    d = np.asarray(decisions) != 0
+    k = np.asarray(active_steps)
+    gap = np.full(np.broadcast_shapes(d.shape[:-1], k.shape), 1 << cfg.out_width, np.int64)
+    for i, w in enumerate(cfg.weights):
+        step = np.where(d[..., i], np.maximum(gap - w, 0), np.minimum(gap, w))
+        gap = np.where(i < k, step, gap)
+    return gap >> 1
+
+
+def _fills(cfg: SARConfig, decisions, k) -> np.ndarray:
+    """The fill of each conversion: ``cfg.fill(k)`` or :func:`interval_fill`."""
+    if cfg.early_stop_fill == "interval_midpoint":
+        return interval_fill(cfg, decisions, k)
+    fills = np.array([0] + [cfg.fill(j) for j in range(1, cfg.steps + 1)], dtype=np.int64)
+    return fills[k]
 
 
 def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index=0):
@@ -290,7 +348,6 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
     if k.size and (k.min() < 1 or k.max() > cfg.steps):
         raise ValueError(f"active_steps must be in [1, {cfg.steps}], got {k.min()}..{k.max()}")
     index = first_index + np.arange(nvec)
-    fills = np.array([0] + [cfg.fill(j) for j in range(1, cfg.steps + 1)], dtype=np.int64)
     codes = np.empty(v.shape, dtype=np.int64)
     decisions = np.empty((*v.shape, cfg.steps), dtype=np.uint8)
     if hasattr(comparator, "hold"):  # in blocks of rows, each held once
@@ -306,7 +363,7 @@ def sar_convert(cfg: SARConfig, comparator, v, active_steps=None, *, first_index
     for r in range(0, nvec, block):
         rows = slice(r, r + block)
         held = hold(v[rows], index[rows])
-        _search(cfg, held.compare, k[rows], fills, codes[rows], decisions[rows], work)
+        _search(cfg, held.compare, k[rows], codes[rows], decisions[rows], work)
     return codes, decisions
 
 
@@ -350,7 +407,7 @@ class _SearchArrays:
         self.byte_sums = [_BYTE_BITS @ w[lo : lo + 8] for lo in range(0, cfg.steps, 8)]
 
 
-def _search(cfg, compare, k, fills, codes, decisions, work: _SearchArrays) -> None:
+def _search(cfg, compare, k, codes, decisions, work: _SearchArrays) -> None:
     """The successive-approximation search of :func:`sar_convert` on one block of rows.
 
     ``compare(trial_states, step, out)`` writes the comparator's decisions
@@ -374,7 +431,7 @@ def _search(cfg, compare, k, fills, codes, decisions, work: _SearchArrays) -> No
         if i >= first_skip:
             b &= (i < k)[:, None]
         kept += np.multiply(b, step_bit, out=bit)  # bit i is clear: + is |
-    codes[...] = fills[k][:, None]
+    codes[...] = 0
     packed = decisions.view(np.uint64) if cfg.steps % 8 == 0 else None  # 8 steps per word
     for j, lo in enumerate(range(0, cfg.steps, 8)):
         byte[...] = np.bitwise_and(np.right_shift(kept, lo, out=bit), 0xFF, out=bit)
@@ -384,4 +441,5 @@ def _search(cfg, compare, k, fills, codes, decisions, work: _SearchArrays) -> No
         else:
             width = min(8, cfg.steps - lo)
             decisions[..., lo : lo + width] = _BYTE_BITS[:, :width].take(byte, axis=0, mode="clip")
+    codes += _fills(cfg, decisions, k[:, None])
     np.minimum(codes, cfg.full_code, out=codes)

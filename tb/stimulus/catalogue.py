@@ -59,8 +59,10 @@ NMPU_CONFIGS: dict[str, NMPUConfig] = {
 SAR_CASES: dict[str, tuple[SARConfig, dict]] = {
     "ideal_binary": (SARConfig(columns=32), {}),
     "mismatch_noise": (SARConfig(columns=32), {"mismatch": 0.03, "offset": 0.5, "noise": 0.3}),
-    "redundant10": (
-        SARConfig(columns=16, steps=10, weights=REDUNDANT_10),
+    # The unbiased early-stop fill (a gap register per column) on redundant weights; the
+    # default fill on redundant weights runs in TILE_CONFIGS["redundant_unsigned"].
+    "redundant10_midpoint": (
+        SARConfig(columns=16, steps=10, weights=REDUNDANT_10, early_stop_fill="interval_midpoint"),
         {"mismatch": 0.03, "offset": 0.5, "noise": 0.3},
     ),
     "default256": (SARConfig(), {"mismatch": 0.02, "offset": 0.5, "noise": 0.3}),
