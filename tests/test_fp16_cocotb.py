@@ -25,7 +25,9 @@ from tests.test_nmpu_cocotb import assert_every_test_clean
 CONFIGS = {
     "lanes1_trunc": NMPU_CONFIGS["lanes1_trunc"],
     "phases4_relu_clip": NMPU_CONFIGS["phases4_relu_clip"],
-    "fp16_slices_posneg": NMPUConfig(
+    # The folded function (the paper's unit: one multiply-add per column, bn = False) on
+    # bit slices and a negative pass.
+    "fp16_folded_slices_posneg": NMPUConfig(
         columns=16,
         lanes=4,
         phases=3,
@@ -34,6 +36,9 @@ CONFIGS = {
         in_width=4,
         in_signed=False,
         activation="none",
+        bn=False,
+        out_lsb_cut=0,
+        out_round_bits=3,
     ),
 }
 VECTORS = 6
