@@ -177,8 +177,10 @@ class SAR(wiring.Component):
         if midpoint:
             gap_held = Signal(cfg.columns * gap_width)
             m.d.comb += gap_held.eq(Mux(valid_q, gap_q, 0))
-        # Largest unsaturated sum: all weights plus the largest fill of either mode.
-        largest = sum(cfg.weights) + ((1 << cfg.out_width) >> 1 if midpoint else cfg.fill(1))
+        # Largest unsaturated sum. The constant fill: p + ceil(S_k / 2) <= sum of all weights.
+        # The midpoint fill: p + g // 2 stays below U <= 2**out_width while g > 0, and is p
+        # when g = 0; sized for any register values (p + 2**(out_width-1)) all the same.
+        largest = sum(cfg.weights) + ((1 << cfg.out_width) >> 1 if midpoint else 0)
         codes = []
         for c in range(cfg.columns):
             dec_c = Signal(cfg.steps, name=f"dec_held{c}")
