@@ -15,7 +15,9 @@ Settings (``$TB_SETTINGS``): ``config`` (``TileConfig.to_dict``), ``stim_depth``
 ``front_end`` (``AnalogFrontEnd.sample`` settings, quantised by
 ``IntegerFrontEnd.from_analog``), ``pairs`` ((idle, backpressure) patterns,
 default all), ``approximate`` (random ``active_steps`` per conversion, default
-true), optionally ``corrupt`` (``{"vector", "column", "stage"}``: a
+true), optionally ``stimulus`` (an ``.npz`` of ``analog`` [stim_conversions, columns],
+``steps`` and the parameters to load instead of random ones: ``flows.sweep``'s RTL
+check), optionally ``corrupt`` (``{"vector", "column", "stage"}``: a
 deliberately wrong expectation, to show the harness can fail).
 """
 
@@ -120,8 +122,12 @@ async def bulk(dut, pair: tuple[str, str]):
         steps = rng.integers(1, sar.steps + 1, stim_n)
     else:
         steps = np.full(stim_n, sar.steps)
-    load_stimulus_and_front_end(core, fmt, fe, analog, steps)
     initial = random_params(nm, rng)
+    if s.get("stimulus"):  # given vectors (flows.sweep's RTL check): held inputs, steps, params
+        given = np.load(s["stimulus"])
+        analog, steps = given["analog"], given["steps"]
+        initial = {f: given[f] for f in nm.param_fields}
+    load_stimulus_and_front_end(core, fmt, fe, analog, steps)
     await ParamWriter(bench, nm).load(initial)
     replay = WriteReplay(nm, initial, seed)
 
