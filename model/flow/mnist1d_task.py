@@ -49,7 +49,9 @@ FORMAT_VARIANTS: dict[str, dict] = {
         f"folded_scale{bits}": {**_ONE_ROUNDING, "scale_fmt": f"UQ(1,{bits - 1})"}
         for bits in (8, 6, 5, 4, 3)
     },
+    "folded_offset7": {**_ONE_ROUNDING, "offset_fmt": "Q(6,1)"},
     "folded_offset5": {**_ONE_ROUNDING, "offset_fmt": "Q(5,0)"},
+    "folded_scale4_offset8i": {**_ONE_ROUNDING, "scale_fmt": "UQ(1,3)", "offset_fmt": "Q(8,0)"},
 }
 
 
