@@ -53,10 +53,29 @@ PAPER_SETTING = (
     "organisation (how many FP16 operators served how many columns; it sets the speed-up "
     "directly); here: OSU 0.18 um cells (Yosys + OpenSTA, typical corner, no wire load), "
     "both units fully pipelined at `lanes` columns per clock with the same lane count and "
-    "the same function (two multiply-adds: correction and batch-norm), parameters in "
-    "two-slot flip-flop stores in both units, the fixed-point formats at the project "
-    "defaults (the format sweep reports narrowed ones on generic CMOS)"
+    "the same function: two multiply-adds (correction and batch-norm) at the project's "
+    "default formats, and the paper's one multiply-add per column (folded) at the formats "
+    "the mnist1d format sweep found accuracy-neutral; parameters in two-slot flip-flop "
+    "stores in both units"
 )
+
+
+#: The paper's unit (Ferro et al.): one multiply-add per column, ``ReLU(din x scale +
+#: offset)``, the bias or batch-norm folded into scale and offset by the calibration and the
+#: import (``bn = False``), one rounding, at the accuracy-neutral formats of the format
+#: sweep on mnist1d (``model.flow.mnist1d_task``, ``docs/fp16.md``: a 4-bit scale, the 8-bit
+#: offset). The FP16 unit of the same function is built from the same config.
+PAPER_UNIT = "folded_scale4"
+
+
+def paper_unit(cfg: NMPUConfig) -> NMPUConfig:
+    """``cfg`` (columns, lanes, phases, ...) as the paper's folded unit (:data:`PAPER_UNIT`);
+    the output keeps one code LSB, as the import sets it (``model.flow.importer``)."""
+    from model.flow.mnist1d_task import FORMAT_VARIANTS
+
+    folded = NMPUConfig.from_dict({**cfg.to_dict(), **FORMAT_VARIANTS[PAPER_UNIT], "out_lsb_cut": 0,
+                                   "out_round_bits": 0})  # fmt: skip
+    return replace(folded, out_round_bits=max(folded.frac_y, 0))
 
 
 def breakdown(unit: str, cfg: NMPUConfig, out: Path) -> dict:
@@ -307,7 +326,7 @@ def system_table(units: dict, columns: int = 256, lanes: int = 64) -> list[dict]
 def table(rows: list[tuple[str, dict]]) -> str:
     """The OSU 0.18 um table (primary flow)."""
     cols = (
-        ("config", 14), ("unit", 6), ("area um2", 11), ("logic um2", 11), ("store um2", 11),
+        ("config", 14), ("unit", 13), ("area um2", 11), ("logic um2", 11), ("store um2", 11),
         ("cells", 7), ("FFs", 6), ("Fmax MHz", 9), ("P def mW", 9), ("P gls mW", 9),
         ("pJ/col", 9), ("cyc/vec", 8), ("GLS err", 8),
     )  # fmt: skip
@@ -327,7 +346,7 @@ def table(rows: list[tuple[str, dict]]) -> str:
 def generic_table(rows: list[tuple[str, dict]]) -> str:
     """The Yosys generic-CMOS table (secondary flow)."""
     cols = (
-        ("config", 14), ("unit", 6), ("cells", 9), ("FFs", 7), ("storage bits", 13),
+        ("config", 14), ("unit", 13), ("cells", 9), ("FFs", 7), ("storage bits", 13),
         ("datapath FFs", 13), ("logic tr.", 10), ("datapath tr.", 13), ("total tr.", 10),
     )  # fmt: skip
     lines = ["".join(f"{c:>{w}}" for c, w in cols)]
@@ -410,6 +429,7 @@ def run_ppa(
     lane_columns: int = 4,
     fpga: bool = True,
     sweep: bool = True,
+    folded: bool = True,
     gls_vectors: int = 256,
     seed: int = 1,
     log=None,
@@ -417,7 +437,9 @@ def run_ppa(
     """Measure both units at the one-lane configuration (``lane_columns`` columns) and
     (unless ``lane_only``) at ``columns`` x ``lanes``; gate-level simulation with
     ``gls_vectors`` random vectors (``seed``; 0: none, OpenSTA's default activity); with
-    ``sweep``, the one-lane stage breakdown and the format sweep (generic CMOS). Writes
+    ``sweep``, the one-lane stage breakdown and the format sweep (generic CMOS); with
+    ``folded``, also the paper's unit (:func:`paper_unit`) and the FP16 unit of the same
+    function at each configuration (``fixed_folded``, ``fp16_folded``). Writes
     ``<out>/ppa.json`` and ``<out>/ppa.png`` (Verilog, netlists, scripts and logs in
     ``<out>/ppa_rtl``); returns the report and the table rows. ``log``: progress lines.
     """
@@ -444,12 +466,30 @@ def run_ppa(
                                        seed=seed, log=log)  # fmt: skip
             rows.append((f"{cfg.columns} col x {cfg.lanes}", units[unit]))
         report["configs"][label] = {"units": units, "ratios": ratios(units["fixed"], units["fp16"])}
+        if folded:  # the paper's function, both units (own folder: the same file names)
+            (rtl / "folded").mkdir(exist_ok=True)
+            for unit in UNITS:
+                log(f"{unit} (folded, {PAPER_UNIT}) at {label} ...")
+                u = measure_unit(unit, paper_unit(cfg), rtl / "folded", fpga=fpga,
+                                 gls_vectors=gls_vectors, seed=seed, log=log)  # fmt: skip
+                units[f"{unit}_folded"] = {**u, "unit": f"{unit}_folded"}
+                rows.append((f"{cfg.columns} col x {cfg.lanes}", units[f"{unit}_folded"]))
+            report["configs"][label]["ratios_folded"] = ratios(
+                units["fixed_folded"], units["fp16_folded"]
+            )
     # DESIGN 8's top-level fields: the largest configuration measured.
     last = report["configs"][list(configs)[-1]]
     report["units"], report["ratios"] = last["units"], last["ratios"]
+    if folded:
+        report["ratios_folded"] = last["ratios_folded"]
+        report["paper_unit"] = {"formats": PAPER_UNIT, "config": paper_unit(
+            NMPUConfig(columns=columns, lanes=lanes)).to_dict()}  # fmt: skip
     if (columns, lanes) != (256, 64) or lane_only:
         report["paper_estimate"] = paper_estimate(last["units"])
     report["system"] = system_table(last["units"])
+    if folded:
+        pair = {u: last["units"][f"{u}_folded"] for u in UNITS}
+        report["system_folded"] = system_table(pair)
     report["paper"] = {**PAPER, "setting": PAPER_SETTING}
     if sweep:
         lane = NMPUConfig(columns=4, lanes=1)
@@ -459,6 +499,36 @@ def run_ppa(
     write_text_atomic(out / "ppa.json", json.dumps(report, indent=2) + "\n")
     plot(report, out / "ppa.png")
     return report, rows
+
+
+def system_lines(system: list[dict], what: str) -> list[str]:
+    """The printed system table (``system_table`` rows) of one pair of units."""
+    lines = []
+    lines.append(
+        f"system level, {what} (EXTRAPOLATED from {system[0]['extrapolated_from']}): NMPU at "
+        f"{system[0]['fixed_lanes']} lanes vs FP16 units serving {system[0]['columns']} "
+        f"columns; paper: NMPU {PAPER['area']}x smaller and {PAPER['speedup']}x faster"
+    )
+    for r in system:
+        lines.append(
+            f"  FP16 {r['fp16_lanes']:>2} lanes: {r['fp16_area_um2']:>12,} um^2, "
+            f"{r['fp16_cycles_per_vector']:>5g} cycles/vector; NMPU "
+            f"{r['fixed_area_um2']:,} um^2, {r['fixed_cycles_per_vector']:g} cycles/vector"
+            f": FP16/NMPU area {r['area_ratio']}x, NMPU/FP16 throughput "
+            f"{r['throughput_ratio']}x"
+        )
+    hit = [r for r in system if r["area_ratio"] >= PAPER["area"]
+           and r["throughput_ratio"] >= PAPER["speedup"]]  # fmt: skip
+    lines.append(
+        f"  no row has the NMPU both 7.8x smaller and 139x faster: the per-column parameter "
+        f"store (in both units) sets a floor under the FP16 system's area, so fewer FP16 "
+        f"lanes buy speed-up (1 lane: {system[0]['throughput_ratio']}x) at an area ratio "
+        f"that falls towards the stores' ratio ({system[0]['area_ratio']}x); system-level "
+        "ratios measure the architecture (lanes), not the arithmetic"
+        if not hit
+        else f"  rows with both: FP16 lanes {[r['fp16_lanes'] for r in hit]}"
+    )
+    return lines
 
 
 def summary(report: dict, rows: list[tuple[str, dict]]) -> list[str]:
@@ -479,6 +549,17 @@ def summary(report: dict, rows: list[tuple[str, dict]]) -> list[str]:
             f"{r['throughput_per_area_fixed_over_fp16']}x (paper {PAPER['speedup']}x, "
             f"system level), energy per column FP16/fixed {r['energy_fp16_over_fixed']}x"
         )
+    for label, entry in report["configs"].items():
+        r = entry.get("ratios_folded")
+        if r:
+            lines.append(
+                f"{label}, the paper's unit (one multiply-add, {PAPER_UNIT}) vs FP16 of the same "
+                f"function: FP16/fixed area {r['area_fp16_over_fixed']}x (goal >= 3x; datapath "
+                f"{r['logic_area_fp16_over_fixed']}x), fixed/FP16 Fmax "
+                f"{r['fmax_fixed_over_fp16']}x, throughput per um^2 "
+                f"{r['throughput_per_area_fixed_over_fp16']}x (goal >= 5x), energy per column "
+                f"FP16/fixed {r['energy_fp16_over_fixed']}x (goal >= 3x)"
+            )
     est = report.get("paper_estimate")
     if est:
         lines.append(
@@ -488,31 +569,9 @@ def summary(report: dict, rows: list[tuple[str, dict]]) -> list[str]:
                         for u in ("fixed", "fp16"))
             + f"; FP16/fixed area {est['area_fp16_over_fixed']}x"
         )  # fmt: skip
-    system = report.get("system")
-    if system:
-        lines.append(
-            f"system level (EXTRAPOLATED from {system[0]['extrapolated_from']}): NMPU at "
-            f"{system[0]['fixed_lanes']} lanes vs FP16 units serving {system[0]['columns']} "
-            f"columns; paper: NMPU {PAPER['area']}x smaller and {PAPER['speedup']}x faster"
-        )
-        for r in system:
-            lines.append(
-                f"  FP16 {r['fp16_lanes']:>2} lanes: {r['fp16_area_um2']:>12,} um^2, "
-                f"{r['fp16_cycles_per_vector']:>5g} cycles/vector; NMPU "
-                f"{r['fixed_area_um2']:,} um^2, {r['fixed_cycles_per_vector']:g} cycles/vector"
-                f": FP16/NMPU area {r['area_ratio']}x, NMPU/FP16 throughput "
-                f"{r['throughput_ratio']}x"
-            )
-        hit = [r for r in system if r["area_ratio"] >= PAPER["area"]
-               and r["throughput_ratio"] >= PAPER["speedup"]]  # fmt: skip
-        lines.append(
-            "  no row has the NMPU both 7.8x smaller and 139x faster: the per-column parameter "
-            "store (in both units) sets a floor under the FP16 system's area, so fewer FP16 "
-            "lanes buy speed-up only with area ratios below 1; system-level ratios measure "
-            "the architecture (lanes), not the arithmetic"
-            if not hit
-            else f"  rows with both: FP16 lanes {[r['fp16_lanes'] for r in hit]}"
-        )
+    for key, what in (("system", "two-multiplier units"), ("system_folded", "folded units")):
+        if report.get(key):
+            lines += system_lines(report[key], what)
     lines.append(f"setting: {PAPER_SETTING}")
     lines += ["secondary: Yosys generic CMOS (transistors; memories as bits)", generic_table(rows)]
     for label, entry in report["configs"].items():

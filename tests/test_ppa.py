@@ -44,7 +44,7 @@ def tools():
 
 def test_quick_ppa_report_with_gate_level_signoff(tools, build_dir, seed):
     returned, rows = run_ppa(
-        build_dir, lane_only=True, sweep=False, gls_vectors=GLS_VECTORS, seed=seed
+        build_dir, lane_only=True, sweep=False, folded=False, gls_vectors=GLS_VECTORS, seed=seed
     )
     printed = "\n".join(summary(returned, rows))
     print(printed)
@@ -101,3 +101,20 @@ def test_quick_ppa_report_with_gate_level_signoff(tools, build_dir, seed):
     assert one_lane == pytest.approx(64 * system[64]["throughput_ratio"], rel=0.01), system
     assert "paper 7.8x" in printed and "paper 139.0x" in printed, printed
     assert "EXTRAPOLATED" in printed and "0 mismatches" in printed
+
+
+def test_paper_unit_is_one_multiply_add_at_the_sweeps_formats():
+    """The folded unit ``make ppa`` compares: no batch-norm stage (one multiplier), no
+    stage-1 cut, the format sweep's accuracy-neutral scale and offset, integer outputs,
+    and everything else (columns, lanes, phases) as given."""
+    from flows.ppa import PAPER_UNIT, paper_unit
+    from model.flow.mnist1d_task import FORMAT_VARIANTS
+
+    base = NMPUConfig(columns=16, lanes=4, phases=2, phase_shifts=(1, 0))
+    cfg = paper_unit(base)
+    assert not cfg.bn and cfg.param_fields == ("scale", "offset")
+    assert (cfg.mid_lsb_cut, cfg.mid_round_bits, cfg.out_lsb_cut) == (0, 0, 0)
+    for field, value in FORMAT_VARIANTS[PAPER_UNIT].items():
+        assert str(getattr(cfg, field)) == str(value), (field, getattr(cfg, field), value)
+    assert cfg.out_frac == 0 and cfg.out_round_bits == cfg.frac_y
+    assert (cfg.columns, cfg.lanes, cfg.phases, cfg.phase_shifts) == (16, 4, 2, (1, 0))

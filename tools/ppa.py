@@ -46,6 +46,10 @@ def _main(argv) -> int:
     ap.add_argument("--no-fpga", action="store_true", help="skip the ECP5 mapping")
     ap.add_argument("--no-sweep", action="store_true", help="skip the breakdown and format sweep")
     ap.add_argument(
+        "--no-folded", action="store_true",
+        help="skip the paper's one multiply-add unit and its FP16 counterpart",
+    )  # fmt: skip
+    ap.add_argument(
         "--gls-vectors", type=bounded_int(0, 1 << 16), default=256,
         help="vectors of the gate-level simulations (0: none)",
     )  # fmt: skip
@@ -65,6 +69,7 @@ def _main(argv) -> int:
         lane_only=args.lane_only,
         fpga=not args.no_fpga,
         sweep=not args.no_sweep,
+        folded=not args.no_folded,
         gls_vectors=args.gls_vectors,
         seed=args.seed,
         log=functools.partial(print, file=sys.stderr, flush=True),
