@@ -5,7 +5,9 @@
 #   make test-seeds  every seeded test under 10 seeds (SEEDS=...)
 #   make rtl    write synthesizable Verilog to build/rtl/
 #   make bench  print simulation-speed figures
-#   make ppa    area/throughput of the fixed-point NMPU vs the FP16 baseline (Yosys)
+#   make ppa    area/timing/power of the fixed-point NMPU vs the FP16 baseline (OSU 0.18 um)
+#   make format-sweep  accuracy per NMPU format on mnist1d (float, FP16, fixed)
+#   make sweep  a sweep spec's points as Dask tasks, Parquet rows (SPEC=sweeps/quick.toml)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -19,7 +21,7 @@ SIM_ARGS ?=
 JOBS   ?= 2
 SEEDS  ?= 1 2 3 4 5 6 7 8 9 10
 
-.PHONY: sim test test-seeds rtl bench ppa adc-report adc-study capture network lint deps deps-aihwkit deps-yosys clean
+.PHONY: sim test test-seeds rtl bench ppa format-sweep adc-report adc-study sweep capture network lint deps deps-aihwkit deps-yosys clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,13 +30,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 deps: $(STAMP)
-	@bash tools/ensure_apt.sh iverilog iverilog "cocotb simulations"
-	@bash tools/ensure_apt.sh ccache ccache "Verilator builds share their compiled C++"
-	@bash tools/ensure_apt.sh yosys yosys "synthesis with ABC"
+	@bash tools/ensure_apt.sh iverilog iverilog "cocotb simulations" \
+	  ccache ccache "Verilator builds share their compiled C++" \
+	  yosys yosys "synthesis with ABC" \
+	  $(OSU018_LIB) qflow-tech-osu018 "OSU 0.18 um standard cells for make ppa and the gate-level test" \
+	  sta opensta "static timing and power for make ppa"
 
-# Debian's Yosys (runs ABC; the PyPI WebAssembly build stops inside ABC here), for make ppa.
+# Debian's Yosys (runs ABC; the PyPI WebAssembly build stops inside ABC here), the OSU 0.18 um
+# cells and OpenSTA, for make ppa (flows/stdcell.py).
+OSU018_LIB := /usr/share/qflow/tech/osu018/osu018_stdcells.lib
 deps-yosys:
-	@bash tools/ensure_apt.sh yosys yosys "synthesis with ABC"
+	@bash tools/ensure_apt.sh yosys yosys "synthesis with ABC" \
+	  $(OSU018_LIB) qflow-tech-osu018 "OSU 0.18 um standard cells" \
+	  sta opensta "static timing and power"
 
 # aihwkit without its torchvision pin (see pyproject's `aihwkit` extra).
 AIHWKIT_STAMP := $(VENV)/.aihwkit
@@ -68,7 +76,7 @@ test-seeds: deps deps-aihwkit
 	echo "test-seeds: every seeded test passed under SEED=$(SEEDS)"
 
 rtl: $(STAMP)
-	$(PY) -m tools.rtl --out build/rtl
+	$(PY) -m tools.rtl --out build/rtl --axi
 
 bench: deps
 	$(PY) -m tools.benchmark
@@ -77,6 +85,10 @@ bench: deps
 ppa: $(STAMP) deps-yosys
 	$(PY) -m tools.ppa --out build/reports $(PPA_ARGS)
 
+# Accuracy (float / FP16 / fixed) per NMPU format variant on mnist1d (about 30 s).
+format-sweep: $(STAMP)
+	$(PY) -m tools.format_sweep --out build/reports
+
 adc-report: $(STAMP)
 	$(PY) -m tools.adc_report --out build/reports
 
@@ -84,6 +96,13 @@ adc-report: $(STAMP)
 # Verilator and Yosys for the RTL rows and the correction-stage area). ~15-25 min.
 adc-study: deps deps-aihwkit
 	$(PY) -m tools.adc_study --out build/reports $(ADC_STUDY_ARGS)
+
+# A sweep (docs/sweeps.md): every point of SPEC a task on a LocalCluster (one worker per
+# core), rows in build/sweeps/<name>/points/*.parquet; SWEEP_ARGS: --scheduler tcp://H:P,
+# --workers N, --out DIR. A rerun skips finished points. torch from the aihwkit extra.
+SPEC ?= sweeps/quick.toml
+sweep: deps deps-aihwkit
+	$(PY) -m tools.sweep $(SPEC) $(SWEEP_ARGS)
 
 # Regenerate the committed captures (same seeds -> same files).
 capture: deps-aihwkit

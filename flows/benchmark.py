@@ -77,6 +77,22 @@ def bench_nmpu_rtl(sim: str, repeats: int, vectors: int) -> float:
     return statistics.median(f["beats_in"] / f["seconds"] for f in figures)
 
 
+def bench_axi_rtl(sim: str, vectors: int) -> dict:
+    """The paper-default NMPU behind its AXI wrapper (``hw.axi.nmpu_axi``) at full rate through
+    cocotbext-axi: the ``full_rate`` figures (``cycles`` per ``beats``: 1 when the wrapper
+    inserts no idle; the bench asserts it)."""
+    from hw.axi.nmpu_axi import NMPUAxi
+    from tb.runner import run_bench
+
+    cfg = NMPUConfig()
+    _, figures = run_bench(
+        "nmpu_axi", NMPUAxi(cfg), sim=sim, build_dir=BUILD / "nmpu_axi" / sim, seed=1,
+        settings={"config": cfg.to_dict(), "vectors": vectors}, testcase="full_rate",
+        optimize=True,
+    )  # fmt: skip
+    return figures[0]
+
+
 def median_run(run, rate, repeats: int) -> dict:
     """The figures of the median run, by ``rate(figures)``, of ``repeats`` calls of ``run()``."""
     runs = sorted((run() for _ in range(repeats)), key=rate)
@@ -216,6 +232,15 @@ def run_benchmarks(
             {"name": f"nmpu.harness.{sim}", "value": beats_rate(fig), "unit": "input beats/s"}
         )
         log(f"nmpu.harness.{sim} (median run): {json.dumps(fig)}")
+    fig = bench_axi_rtl("verilator", 200)
+    rows.append(
+        {"name": "nmpu_axi.full_rate.clocks_per_beat", "value": fig["cycles"] / fig["beats"],
+         "unit": "clocks per input beat (1: no idle inserted by the AXI wrapper)"}
+    )  # fmt: skip
+    rows.append(
+        {"name": "nmpu_axi.cocotb.verilator", "value": fig["beats"] / fig["seconds"],
+         "unit": "input beats/s (cocotbext-axi, per clock)"}
+    )  # fmt: skip
     for sim in ("icarus", "verilator"):
         fig = bench_tile_rtl(sim)
         rows.append(

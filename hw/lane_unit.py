@@ -29,11 +29,13 @@ class LaneUnit(wiring.Component):
     STAGES: tuple = ()
     PARAM_PORT: type = wiring.Signature
 
-    def __init__(self, config: NMPUConfig):
+    def __init__(self, config: NMPUConfig, *, readback: bool = False):
         if not isinstance(config, NMPUConfig):
             raise TypeError(f"{type(self).__name__} takes an NMPUConfig, not {config!r}")
-        self.config = config
-        super().__init__(unit_members(config, self.PARAM_PORT(config)))
+        self.config, self.readback = config, readback
+        # ``readback``: the parameter port also returns what is stored (``params.rdata``).
+        port = self.PARAM_PORT(config, readback=True) if readback else self.PARAM_PORT(config)
+        super().__init__(unit_members(config, port))
 
     @property
     def latency(self) -> int:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from hw.lane_unit import LaneUnit, input_stage
 from model.golden.fixed import bits_for
@@ -60,17 +60,20 @@ class ParamPortSignature(wiring.Signature):
 
     Widths and the address map are ``NMPUConfig.param_addr_width``,
     ``param_data_width`` and ``param_address``; ``data`` carries the raw
-    two's-complement integer of the field's format in its low bits.
+    two's-complement integer of the field's format in its low bits. With
+    ``readback``, ``rdata`` (towards the writer) returns the latest value written at
+    ``addr``, combinationally (``hw.param_store``; used by the AXI wrapper, ``hw.axi``).
     """
 
-    def __init__(self, cfg: NMPUConfig):
-        super().__init__(
-            {
-                "addr": Out(cfg.param_addr_width),
-                "data": Out(cfg.param_data_width),
-                "we": Out(1),
-            }
-        )
+    def __init__(self, cfg: NMPUConfig, readback: bool = False):
+        members = {
+            "addr": Out(cfg.param_addr_width),
+            "data": Out(cfg.param_data_width),
+            "we": Out(1),
+        }
+        if readback:
+            members["rdata"] = In(cfg.param_data_width)
+        super().__init__(members)
 
 
 class NMPU(LaneUnit):
@@ -80,6 +83,9 @@ class NMPU(LaneUnit):
     ----------
     config : NMPUConfig
         Shared with the golden model; validated at construction.
+    readback : bool, keyword-only
+        Give the parameter port a read-back (``params.rdata``, ``ParamPortSignature``); off by
+        default (the Verilog is then the same as without the option).
 
     Members
     -------
@@ -137,7 +143,7 @@ class NMPU(LaneUnit):
         front = input_stage(
             m, self, columns=cfg.columns, lanes=lanes, phases=phases,
             column_bits=cfg.param_column_bits, fields={f: fmt[f].width for f in fields},
-            port=ParamPortSignature(cfg),
+            port=ParamPortSignature(cfg, readback=self.readback),
         )  # fmt: skip
         advance, keep, pi = front.advance, front.keep, self.i.payload
         # This beat's parameters, one per lane, viewed in their formats.

@@ -51,6 +51,10 @@ class ParamBanks(wiring.Component):
         The beat whose lanes' parameters ``lanes_<field>`` presents.
     flush : In(1)
         Clears ``param_error``; the parameters are kept.
+    params.rdata : Out(data width), only when ``port`` has an ``rdata`` member
+        Read-back (combinational from ``params.addr``): the latest value written to that
+        column and field, i.e. the one in force for vectors that start from now on (0 for a
+        missing column or field). A second asynchronous read port of the memories.
     lanes_<field> : Out(lanes * width)
         This beat's parameters in force, lane j at ``[j*width, (j+1)*width)``
         (combinational from ``beat`` and ``vec_start``).
@@ -126,6 +130,8 @@ class ParamBanks(wiring.Component):
             m.d.sync += self.param_error.eq(1)
 
         row, lane = self._decode_column(m, col_sel)
+        readback = "rdata" in port.signature.members
+        rdata_of = {}  # field number -> the read-back word of that field
         for k, f in zip(stored, names, strict=True):
             w = self.fields[f]
             mem = Memory(shape=2 * lanes * w, depth=beats, init=[])
@@ -177,4 +183,18 @@ class ParamBanks(wiring.Component):
                 slot1 = rp.data[(lanes + j) * w : (lanes + j + 1) * w]
                 lanes_out.append(Mux(use_1[j], slot1, slot0))
             m.d.comb += self.lanes_of(f).eq(Cat(*lanes_out))
+
+            if readback:  # the addressed column's latest write: its slot ``sel``
+                bp = mem.read_port(domain="comb")
+                word = Signal(w, name=f"{f}_readback")
+                m.d.comb += [
+                    bp.addr.eq(row),
+                    word.eq(bp.data.word_select(col_slot * lanes + lane, w)),
+                ]
+                rdata_of[k] = word
+        if readback:
+            rdata = 0
+            for k, word in rdata_of.items():
+                rdata = Mux(addr_ok & (field_sel == k), word, rdata)
+            m.d.comb += port.rdata.eq(rdata)
         return m

@@ -37,6 +37,9 @@ class TilePeriphery(wiring.Component):
         The post-processing unit: ``hw.nmpu.NMPU`` (default) or the FP16 baseline
         ``hw.fp16.unit.FP16Unit``, built from ``config.nmpu`` (same ports; the FP16
         unit's parameter port carries raw binary16 patterns).
+    readback : bool
+        The parameter port also returns what is stored (``params.rdata``, ``hw.param_store``);
+        the NMPU only. Used by the AXI wrapper (``hw.axi.tile_axi``).
 
     Members
     -------
@@ -57,7 +60,7 @@ class TilePeriphery(wiring.Component):
         The NMPU's sticky error flags.
     """
 
-    def __init__(self, config: TileConfig, unit: str = "fixed"):
+    def __init__(self, config: TileConfig, unit: str = "fixed", *, readback: bool = False):
         if not isinstance(config, TileConfig):
             raise TypeError(f"TilePeriphery takes a TileConfig, not {type(config).__name__}")
         if unit not in UNITS:
@@ -71,7 +74,10 @@ class TilePeriphery(wiring.Component):
             config.nmpu.in_signed,
             config.phases,
         )
-        self.nmpu = UNITS[unit](config.nmpu)
+        # ``readback``: the parameter port returns what is stored (the NMPU's ``params.rdata``).
+        self.nmpu = (
+            UNITS[unit](config.nmpu, readback=True) if readback else UNITS[unit](config.nmpu)
+        )
         # The outer ports are the blocks' own ports, re-exported unchanged.
         sar_ports, nmpu_ports = self.sar.signature.members, self.nmpu.signature.members
         super().__init__(

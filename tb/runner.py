@@ -317,6 +317,8 @@ BENCHES = {
     "tile_harness": ("tile_harness", "tb.harness_benches.tile"),
     "sar_harness": ("sar_harness", "tb.harness_benches.sar"),
     "fp16_ops": ("fp16_ops", "tb.benches.fp16_ops"),
+    "nmpu_axi": ("nmpu_axi", "tb.benches.axi"),
+    "tile_axi": ("tile_axi", "tb.benches.axi_tile"),
 }
 
 

@@ -9,7 +9,10 @@ Default configs unless told otherwise::
 
 Writes ``nmpu.v``, ``sar.v`` and ``tile.v`` (SAR -> serializer -> NMPU; only
 when the two configs agree on columns and code width) with their configs as
-JSON beside them.
+JSON beside them; with ``--axi`` (``make rtl`` passes it) also the AXI-wrapped NMPU:
+``nmpu_axi.v``, ``nmpu_axi_inst.v``, ``nmpu_axi.rdl``, ``nmpu_axi.h`` and
+``nmpu_axi_regs.md``, and the same five ``tile_axi*`` for the AXI-wrapped tile
+(docs/integration.md).
 
 ``--*-config`` takes a JSON object of config fields (the same dict that
 capture files carry); ``--*-set key=value`` overrides one field, the value
@@ -49,12 +52,17 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument("--nmpu-set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--sar-config", help="JSON file with SARConfig fields")
     parser.add_argument("--sar-set", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--axi", action="store_true",
+        help="also write the AXI-wrapped NMPU and tile with their register map, C header and "
+        "document (docs/integration.md; `make rtl` passes it)",
+    )  # fmt: skip
     add_allow_large(parser)
     args = parser.parse_args(argv)
     with user_input():  # a FIFO or file as the folder: refused before any elaboration
         check_output_dir(args.out, "--out")
 
-    from flows.rtl import write_blocks
+    from flows.rtl import write_axi, write_blocks
     from model.golden.tile import TileConfig
     from model.nmpu import NMPUConfig
     from model.sar import SARConfig
@@ -68,6 +76,8 @@ def _main(argv: list[str] | None) -> int:
         blocks = [nmpu_cfg, sar_cfg]
     check_hardware(*blocks, allow_large=args.allow_large)
     write_blocks(Path(args.out), nmpu_cfg, sar_cfg, log=print)
+    if args.axi:
+        write_axi(Path(args.out), nmpu_cfg, sar_cfg, log=print)
     return 0
 
 
