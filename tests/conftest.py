@@ -64,6 +64,7 @@ LONG = (
     "paper_default-",
     "test_nmpu_rtl_matches_model[paper_default]",
     "test_fp16_rtl_matches_model[phases4_relu_clip]",
+    "test_axi_cocotb.py::test_axi_wrapper_matches_model",
 )
 
 
