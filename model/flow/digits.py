@@ -131,25 +131,31 @@ def train_mlp(
     With ``input_bits`` it is trained on ``code / (2**bits - 1)`` and ``w1`` is divided by
     ``2**bits - 1``, so the returned network takes the integer codes of :func:`load_data`.
     """
+    d = load_data(split_seed, input_bits=input_bits)
+    norm = 1.0 if input_bits is None else float((1 << input_bits) - 1)
+    mlp = fit_mlp(d.x_train / norm, d.y_train, hidden, seed)
+    return MLP(mlp.w1 / norm, mlp.b1, mlp.w2, mlp.b2)
+
+
+def fit_mlp(x, y, hidden: int, seed: int, max_iter: int = 400) -> MLP:
+    """A one-hidden-layer ReLU MLP fitted to ``x`` [samples, inputs], labels ``y`` with
+    scikit-learn's MLPClassifier (Adam, L2 1e-3, seeded; stopping early is not an error)."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    d = load_data(split_seed, input_bits=input_bits)
-    norm = 1.0 if input_bits is None else float((1 << input_bits) - 1)
     clf = MLPClassifier(
         hidden_layer_sizes=(hidden,),
         activation="relu",
         alpha=1e-3,
-        max_iter=400,
+        max_iter=max_iter,
         random_state=seed,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(d.x_train / norm, d.y_train)
+        clf.fit(x, y)
     w1, w2 = (np.asarray(c, dtype=np.float64) for c in clf.coefs_)
-    w1 = w1 / norm
     b1, b2 = (np.asarray(c, dtype=np.float64) for c in clf.intercepts_)
     return MLP(w1, b1, w2, b2)
 

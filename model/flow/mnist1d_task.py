@@ -32,7 +32,7 @@ from model.analog import crossbar
 from model.flow import importer
 from model.flow.accuracy import chain_outputs, evaluate
 from model.flow.capture import load, save
-from model.flow.digits import MLP, Digits
+from model.flow.digits import MLP, Digits, fit_mlp
 from model.flow.head import make_head
 
 #: The folded unit with one rounding (no stage-1 cut): the output keeps the fraction bits
@@ -74,22 +74,8 @@ def load_data() -> Digits:
 
 def train_mlp(hidden: int, seed: int = 0, max_iter: int = 300) -> MLP:
     """The 40-``hidden``-10 ReLU MLP on :func:`load_data`'s training split (Adam, seeded)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-
     d = load_data()
-    clf = MLPClassifier(
-        hidden_layer_sizes=(hidden,), activation="relu", alpha=1e-3, max_iter=max_iter,
-        random_state=seed,
-    )  # fmt: skip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(d.x_train, d.y_train)
-    w1, w2 = (np.asarray(c, dtype=np.float64) for c in clf.coefs_)
-    b1, b2 = (np.asarray(c, dtype=np.float64) for c in clf.intercepts_)
-    return MLP(w1, b1, w2, b2)
+    return fit_mlp(d.x_train, d.y_train, hidden, seed, max_iter)
 
 
 @dataclass(frozen=True)
