@@ -482,8 +482,8 @@ def run_ppa(
     report["units"], report["ratios"] = last["units"], last["ratios"]
     if folded:
         report["ratios_folded"] = last["ratios_folded"]
-        report["paper_unit"] = {"formats": PAPER_UNIT, "config": paper_unit(
-            NMPUConfig(columns=columns, lanes=lanes)).to_dict()}  # fmt: skip
+        measured = paper_unit(configs[list(configs)[-1]])  # the top level's configuration
+        report["paper_unit"] = {"formats": PAPER_UNIT, "config": measured.to_dict()}
     if (columns, lanes) != (256, 64) or lane_only:
         report["paper_estimate"] = paper_estimate(last["units"])
     report["system"] = system_table(last["units"])
