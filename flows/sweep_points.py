@@ -135,29 +135,14 @@ def study_level(p: dict):
 def _trained(name: str, seed: int, level, k: int, adc_seed: int, variant: str, epochs):
     """The ADC-aware network (cached per worker: a distribution-aware network serves every
     evaluated instance)."""
-    from model.flow import adc_training as at
     from model.flow import digits
-    from model.flow.adc_study import CROSSBAR, StudyConfig
+    from model.flow.adc_study import StudyConfig, train_variant
 
-    c = StudyConfig()
-    dist = variant == "distribution"
-    d = digits.load_data()
     ts = time.perf_counter()
-    net = at.train_adc_aware(
-        _float_net(name, seed),
-        d.x_train,
-        d.y_train,
-        level=level,
-        active_steps=k,
-        adc_seed=adc_seed,
-        xcfg=CROSSBAR,
-        distribution=dist,
-        epochs=epochs or (c.dist_epochs if dist else c.epochs)[name],
-        lr=c.lr,
-        seed=seed,
-        instances=c.instances_per_batch if dist else 1,
-        column_dropout=c.column_dropout if dist else 0.0,
-    )
+    net = train_variant(
+        StudyConfig(), _float_net(name, seed), name, digits.load_data(), level=level, k=k,
+        adc_seed=adc_seed, variant=variant, seed=seed, epochs=epochs,
+    )  # fmt: skip
     return net, time.perf_counter() - ts
 
 

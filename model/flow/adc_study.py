@@ -149,6 +149,32 @@ def float_net(name: str, seed: int) -> tile_net.TileNet:
     return net
 
 
+def train_variant(
+    c: StudyConfig, net, name: str, data, *, level, k: int, adc_seed: int, variant: str,
+    seed: int, epochs: int | None = None,
+):  # fmt: skip
+    """The study's ADC-aware training recipe (``c``'s epochs, learning rate, instances per
+    batch and column dropout) of ``net`` (arch ``name``) on ``data``'s training split:
+    ``variant`` ``chip_specific`` (instance ``adc_seed``) or ``distribution`` (random
+    instances); ``epochs`` overrides the recipe's."""
+    dist = variant == "distribution"
+    return at.train_adc_aware(
+        net,
+        data.x_train,
+        data.y_train,
+        level=level,
+        active_steps=k,
+        adc_seed=adc_seed,
+        xcfg=CROSSBAR,
+        distribution=dist,
+        epochs=epochs or (c.dist_epochs if dist else c.epochs)[name],
+        lr=c.lr,
+        seed=seed,
+        instances=c.instances_per_batch if dist else 1,
+        column_dropout=c.column_dropout if dist else 0.0,
+    )
+
+
 def describe_net(net: tile_net.TileNet) -> str:
     if net.arch == "mlp":
         return "digits MLP 64-32-10; tile layer fc1 (64 x 32), head in float"
@@ -271,22 +297,10 @@ class Study:
                              seeds=others, mode="per_column", **kw)  # fmt: skip
                     for variant in ("chip_specific", "distribution"):
                         ts = time.perf_counter()
-                        dist = variant == "distribution"
-                        aware = at.train_adc_aware(
-                            net,
-                            self.data.x_train,
-                            self.data.y_train,
-                            level=level,
-                            active_steps=k,
-                            adc_seed=c.same_seed,
-                            xcfg=CROSSBAR,
-                            distribution=dist,
-                            epochs=(c.dist_epochs if dist else c.epochs)[name],
-                            lr=c.lr,
-                            seed=c.seed,
-                            instances=c.instances_per_batch if dist else 1,
-                            column_dropout=c.column_dropout if dist else 0.0,
-                        )
+                        aware = train_variant(
+                            c, net, name, self.data, level=level, k=k,
+                            adc_seed=c.same_seed, variant=variant, seed=c.seed,
+                        )  # fmt: skip
                         self.log(f"  trained {name} {lname} k={k} {variant} in "
                                  f"{time.perf_counter() - ts:.1f} s")  # fmt: skip
                         kw = {"training": "adc_aware", "variant": variant, "tnet": aware}
