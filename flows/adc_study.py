@@ -26,16 +26,39 @@ from model.golden.tile import TileConfig
 from model.nmpu import NMPUConfig
 
 
-def run_study(cfg: StudyConfig, out: Path, log=print) -> dict:
-    """The whole study: its golden-chain rows, the RTL rows, the correction-stage area;
-    writes the report (JSON, plot, markdown table) to ``out`` and returns it."""
+def run_study(cfg: StudyConfig, out: Path, log=print, *, sweeps: bool = True,
+              scheduler: str | None = None, workers: int | None = None,
+              serial: bool = False) -> dict:  # fmt: skip
+    """The whole study: the recipe and Monte Carlo sweeps (``flows.adc_study_stats``, on
+    Dask: ``scheduler``, a LocalCluster of ``workers``, or ``serial`` in process; skipped
+    with ``sweeps=False``), the one-run golden-chain rows, the RTL rows, the
+    correction-stage area; every row with its mean and 95 % interval. Writes the report
+    (JSON, plot, markdown table) to ``out`` and returns it."""
+    from flows import adc_study_stats as stats
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
+    done = {}
+    if sweeps:
+        done = stats.run_study_sweeps(out, quick=cfg.quick, scheduler=scheduler,
+                                      workers=workers, serial=serial, log=log)  # fmt: skip
     study = Study(cfg, log=log)
     report = study.run()
     rtl_check(study, out)
     report["correction_area"] = correction_area(out) if cfg.area else None
+    report["recipe_selection"] = None
+    if done:
+        spec, result = done["recipe"]
+        configured = stats.configured_recipes(cfg)
+        report["recipe_selection"] = stats.recipe_selection(spec, result["rows"], configured)
+    mc_spec, mc = done.get("mc", (None, {"rows": []}))
+    stats.merge_monte_carlo(report, mc_spec, mc["rows"])
+    report["sweeps"] = {
+        name: {k: result[k] for k in ("spec", "points", "ran", "skipped", "seconds",
+                                      "task_seconds", "utilisation", "scheduler", "workers")}
+        for name, (_, result) in done.items()
+    }  # fmt: skip
     report["seconds"] = round(time.perf_counter() - t0, 1)
     write_text_atomic(out / "adc_study.json", json.dumps(report, indent=1) + "\n")
     plot(report, out / "adc_study.png")

@@ -132,28 +132,35 @@ def study_level(p: dict):
 
 
 @functools.lru_cache(maxsize=8)
-def _trained(name: str, seed: int, level, k: int, adc_seed: int, variant: str, epochs):
+def _trained(name: str, seed: int, level, k: int, adc_seed: int, variant: str, recipe: tuple):
     """The ADC-aware network (cached per worker: a distribution-aware network serves every
-    evaluated instance)."""
-    from model.flow import digits
-    from model.flow.adc_study import StudyConfig, train_variant
+    evaluated instance); ``recipe``: ``(name, value)`` pairs overriding the study's."""
+    from dataclasses import replace
+
+    from model.flow.adc_study import StudyConfig, study_data, train_variant
 
     ts = time.perf_counter()
+    over = dict(recipe)
+    epochs = over.pop("epochs", None)
     net = train_variant(
-        StudyConfig(), _float_net(name, seed), name, digits.load_data(), level=level, k=k,
-        adc_seed=adc_seed, variant=variant, seed=seed, epochs=epochs,
+        replace(StudyConfig(), **over), _float_net(name, seed), name, study_data(), level=level,
+        k=k, adc_seed=adc_seed, variant=variant, seed=seed, epochs=epochs,
     )  # fmt: skip
     return net, time.perf_counter() - ts
+
+
+#: Study-point parameters naming the ADC-aware recipe (``StudyConfig`` fields but epochs).
+RECIPE_PARAMS = ("epochs", "lr", "instances_per_batch", "column_dropout")
 
 
 def study_point(point: dict) -> dict:
     """Golden-chain accuracy of one ``study`` point (and its RTL check)."""
     from model.flow import adc_training as at
-    from model.flow import digits
-    from model.flow.adc_study import CROSSBAR, StudyConfig
+    from model.flow.adc_study import CROSSBAR, StudyConfig, study_data
 
     p = point["params"]
-    d = digits.load_data()
+    d = study_data()
+    x_eval, y_eval = d.split(p["eval_split"])
     level = study_level(p)
     float_net = _float_net(p["network"], p["train_seed"])
     train_s = 0.0
@@ -163,6 +170,7 @@ def study_point(point: dict) -> dict:
         # Chip-specific: trained on the instance it is evaluated on; distribution-aware:
         # on the study's training stream (seeds >= at.TRAIN_SEED_BASE), any instance.
         train_seed = p["adc_seed"] if p["training"] == "chip_specific" else StudyConfig.same_seed
+        recipe = tuple((k, p[k]) for k in RECIPE_PARAMS if p.get(k) is not None)
         hits = _trained.cache_info().hits
         net, train_s = _trained(
             p["network"],
@@ -171,17 +179,21 @@ def study_point(point: dict) -> dict:
             p["active_steps"],
             train_seed,
             p["training"],
-            p["epochs"],
+            recipe,
         )
         if _trained.cache_info().hits > hits:  # trained for an earlier point of this worker
             train_s = 0.0
         mode = p["calibration"]
-    n = p["test_vectors"]
+    n = p["test_vectors"] or len(y_eval)
+    if n > len(y_eval):
+        raise ValueError(
+            f"test_vectors = {n}: the {p['eval_split']} split has {len(y_eval)} images"
+        )
     cal = StudyConfig().cal_images.get(p["network"])
     acc, runs = at.evaluate(
         net,
-        d.x_test[:n],
-        d.y_test[:n],
+        x_eval[:n],
+        y_eval[:n],
         level=level,
         adc_seed=p["adc_seed"],
         active_steps=p["active_steps"],
@@ -192,7 +204,7 @@ def study_point(point: dict) -> dict:
     )
     row = {
         "accuracy": acc,
-        "float_accuracy": float(float_net.accuracy(d.x_test[:n], d.y_test[:n])),
+        "float_accuracy": float(float_net.accuracy(x_eval[:n], y_eval[:n])),
         "decisions_per_inference": sum(r.decisions for r in runs) // n,
         "train_seconds": round(train_s, 3),
     }

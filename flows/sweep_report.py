@@ -14,22 +14,15 @@ import numpy as np
 from flows.sweep_spec import Spec
 from model.files import save_figure, write_text_atomic
 
-#: Two-sided 95 % Student t quantiles by degrees of freedom (1..30; normal beyond).
-# fmt: off
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-        2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-        2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-# fmt: on
-
-
 def mean_ci95(values) -> tuple[float, float, float]:
     """Mean and the 95 % confidence interval of the mean (Student t; one value: no width)."""
+    from scipy import stats
+
     a = np.asarray(values, np.float64)
     m = float(a.mean())
     if len(a) < 2:
         return m, m, m
-    t = _T95[len(a) - 2] if len(a) - 1 <= len(_T95) else 1.96
-    h = t * float(a.std(ddof=1)) / math.sqrt(len(a))
+    h = float(stats.t.ppf(0.975, len(a) - 1)) * float(a.std(ddof=1)) / math.sqrt(len(a))
     return m, m - h, m + h
 
 

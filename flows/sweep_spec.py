@@ -153,8 +153,27 @@ PARAMS: dict[str, dict[str, Param]] = {
         "epochs": Param(
             int, None, "ADC-aware epochs; unset: the study's", lo=1, hi=1000, optional=True
         ),
+        "lr": Param(
+            float, None, "ADC-aware learning rate; unset: the study's", lo=1e-6, hi=1.0,
+            optional=True,
+        ),  # fmt: skip
+        "instances_per_batch": Param(
+            int, None, "distribution-aware: ADC instances per batch; unset: the study's",
+            lo=1, hi=64, optional=True,
+        ),  # fmt: skip
+        "column_dropout": Param(
+            float, None, "distribution-aware: column dropout; unset: the study's", lo=0.0,
+            hi=0.9, optional=True,
+        ),  # fmt: skip
         "chip_seed": Param(int, 7, "crossbar programming seed", lo=0, hi=MAX_SEED),
-        "test_vectors": Param(int, 450, "test images scored (the first N)", lo=1, hi=450),
+        "eval_split": Param(
+            str, "test", "images scored: test, or validation (choosing a recipe)",
+            choices=("test", "validation"),
+        ),  # fmt: skip
+        "test_vectors": Param(
+            int, None, "images scored (the first N of eval_split); unset: all", lo=1, hi=450,
+            optional=True,
+        ),  # fmt: skip
     },
     "capture": {
         "capture": Param(
@@ -249,9 +268,14 @@ class Spec:
         return [a for a in self.axes if a not in SEED_PARAMS]
 
 
+#: Each kind's results version: bumped when a library change alters what a kind's points
+#: measure (study 2: the train/validation split), so that a rerun does not keep old rows.
+RESULTS_VERSION = {"study": 2, "capture": 1}
+
+
 def point_id(kind: str, params: dict, format_table, rtl) -> str:
     """A point's identity: the hash of everything that determines its result."""
-    text = json.dumps([kind, params, format_table, rtl], sort_keys=True)
+    text = json.dumps([kind, RESULTS_VERSION[kind], params, format_table, rtl], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

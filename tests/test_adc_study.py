@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 pytest.importorskip(
@@ -33,8 +34,9 @@ FIELDS = (
 def test_quick_study_report_and_rtl_row(build_dir):
     out = build_dir / "reports"
     log: list[str] = []
-    returned = run_study(study_config(0, quick=True, rtl_sims=("icarus",)), out, log=log.append)
-    assert log[0].startswith("adc-study: seed 0") and returned["seed"] == 0
+    cfg = study_config(0, quick=True, rtl_sims=("icarus",))
+    returned = run_study(cfg, out, log=log.append, serial=True)
+    assert any(line.startswith("adc-study: seed 0") for line in log) and returned["seed"] == 0
     report = json.loads((out / "adc_study.json").read_text())
     assert (out / "adc_study.md").read_text().startswith("| network | ADC |")
     assert (out / "adc_study.png").stat().st_size > 10_000
@@ -54,7 +56,8 @@ def test_quick_study_report_and_rtl_row(build_dir):
             and r["calibration"] == calibration and r["eval_instance"] == instance
             and r["variant"] == variant
         ]  # fmt: skip
-        return hit
+        # the one run's value: the Monte Carlo mean of a covered row is checked below
+        return {**hit, "accuracy": hit.get("single_run_accuracy", hit["accuracy"])}
 
     # The harsh level is harsh: the uncalibrated float network loses >= 3 points.
     assert acc(8, "float", "none", "same")["accuracy"] <= float_acc - 0.03
@@ -82,6 +85,87 @@ def test_quick_study_report_and_rtl_row(build_dir):
     assert checked[0]["rtl_mismatches"] == 0 and checked[0]["rtl"]["icarus"]["vectors"] == 16
     assert not any(r["rtl_mismatches"] for r in rows if not r["rtl_checked"])
     assert report["goals"]["mlp"]["per_active_steps"]["4"]["chip_goal_met"] is True
+    check_statistics(report, out)
+
+
+def t_interval(values):
+    """The oracle: scipy's Student t interval of the mean, clipped to [0, 1] for accuracies."""
+    from scipy import stats
+
+    m = float(np.mean(values))
+    if stats.sem(values) == 0:  # equal values: an interval of no width (scipy: nan)
+        return m, m, m
+    lo, hi = stats.t.interval(0.95, len(values) - 1, loc=m, scale=stats.sem(values))
+    return m, lo, hi
+
+
+def check_statistics(report: dict, out) -> None:
+    """The quick sweeps' Parquet rows, recomputed independently: each covered row's mean
+    and interval over instances (seeds averaged first), the paired claims, the recipe
+    ranking; every other row carries the one run's statistics."""
+    from flows.sweep import read_rows
+
+    mc = read_rows(out / "sweeps" / "adc-study-mc-quick")
+    assert len(mc) == report["monte_carlo"]["points"] and all(r["status"] == "ok" for r in mc)
+    assert report["monte_carlo"]["n_training_seeds"] == 2
+    assert report["monte_carlo"]["n_instances"] == 2
+
+    def inst_means(training, calibration, k):
+        per = {}
+        for r in mc:
+            if (r["training"], r["calibration"], r["active_steps"]) == (training, calibration, k):
+                per.setdefault(r["adc_seed"], []).append(r["accuracy"])
+        return {s: float(np.mean(v)) for s, v in per.items()}
+
+    covered = {("float", None, "none"): ("float", "none"),
+               ("float", None, "per_column"): ("float", "per_column"),
+               ("adc_aware", "chip_specific", "none"): ("chip_specific", "none"),
+               ("adc_aware", "distribution", "none"): ("distribution", "none")}  # fmt: skip
+    n_covered = 0
+    for r in report["rows"]:
+        for f in ("mean", "ci95_low", "ci95_high", "n_training_seeds", "n_instances"):
+            assert f in r, f"row {r['training']} {r['active_steps']}: no {f}"
+        assert r["accuracy"] == r["mean"]
+        key = (r["training"], r["variant"], r["calibration"])
+        chip_other = r["variant"] == "chip_specific" and r["eval_instance"] == "other"
+        if r["adc_level"] == "harsh" and key in covered and not chip_other:
+            n_covered += 1
+            per = inst_means(*covered[key], r["active_steps"])
+            m, lo, hi = t_interval(list(per.values()))
+            assert r["mean"] == pytest.approx(m, abs=1e-12)
+            assert r["ci95_low"] == pytest.approx(max(lo, 0.0), abs=1e-9)
+            assert r["ci95_high"] == pytest.approx(min(hi, 1.0), abs=1e-9)
+            seeds = 1 if r["training"] == "float" else 2
+            assert (r["n_training_seeds"], r["n_instances"]) == (seeds, 2)
+        else:
+            assert r["n_training_seeds"] == 1 and r["n_instances"] == len(r["instances"])
+            if len(r["accuracy_per_instance"]) < 2:
+                assert r["ci95_low"] is None and r["ci95_high"] is None
+    assert n_covered == 2 * 6  # k = 8 and 4: float x 4, chip-specific same, distribution
+    for k in (8, 4):
+        cal = inst_means("float", "per_column", k)
+        claim = report["monte_carlo"]["claims"]["per_active_steps"][str(k)]
+        for name in ("chip_specific", "distribution"):
+            mine = inst_means(name, "none", k)
+            d = [100 * (mine[s] - cal[s]) for s in sorted(cal)]
+            m, lo, _ = t_interval(d)
+            got = claim[f"{name}_minus_per_column_points"]
+            assert got["mean"] == pytest.approx(m, abs=1e-9)
+            assert got["ci95_low"] == pytest.approx(lo, abs=1e-9)
+            goal = -1.0 if name == "chip_specific" else -2.0
+            assert claim[f"{name}_goal_met_with_interval"] == (lo >= goal)
+    # The recipe sweep scored the validation split; the best is the highest mean.
+    rec = read_rows(out / "sweeps" / "adc-recipe-quick")
+    assert {r["eval_split"] for r in rec} == {"validation"}
+    sel = report["recipe_selection"]["variants"]
+    for variant, v in sel.items():
+        means = {}
+        for r in rec:
+            if r["training"] == variant:
+                means.setdefault(r["epochs"], []).append(r["accuracy"])
+        best_epochs = max(means, key=lambda e: np.mean(means[e]))
+        assert v["best"]["epochs"] == best_epochs
+        assert v["recipes"][0]["mean"] == pytest.approx(np.mean(means[best_epochs]))
 
 
 def test_negative_seed_is_one_line(capsys):

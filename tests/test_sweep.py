@@ -205,7 +205,7 @@ def test_spec_points_ids_and_exclusions(tmp_path):
 
 def test_mean_ci95_is_the_student_t_interval():
     m, lo, hi = mean_ci95([0.90, 0.92, 0.94])
-    half = 4.303 * 0.02 / 3**0.5  # t(0.975, 2 dof) * sd / sqrt(n)
+    half = 4.302653 * 0.02 / 3**0.5  # t(0.975, 2 dof) (printed tables) * sd / sqrt(n)
     assert m == pytest.approx(0.92) and (lo, hi) == pytest.approx((0.92 - half, 0.92 + half))
     assert mean_ci95([0.5]) == (0.5, 0.5, 0.5)
 

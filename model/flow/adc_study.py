@@ -29,6 +29,7 @@ a small configuration for the test suite. Everything is seeded (``StudyConfig.se
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -77,6 +78,49 @@ class StudyConfig:
     rtl_vectors: int = 64
     rtl_rows: tuple = ()  # (net, level, k, training, variant, calibration)
     area: bool = True
+    quick: bool = False  # the test suite's configuration (its sweeps are the quick ones)
+
+
+#: Share of the training images held out as the validation split (stratified, seed 0).
+#: The ADC-aware recipe is chosen on it (``sweeps/adc_recipe.toml``); fine-tuning and
+#: calibration use the rest; the test images are scored by the study only.
+VALIDATION_FRACTION = 0.2
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """The study's three splits of the digits: ``train`` (ADC-aware fine-tuning and
+    per-column calibration), ``validation`` (choosing the recipe), ``test`` (the report)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` of the ``validation`` or ``test`` split."""
+        if name == "validation":
+            return self.x_val, self.y_val
+        if name == "test":
+            return self.x_test, self.y_test
+        raise ValueError(f"split must be 'validation' or 'test', not {name!r}")
+
+
+@functools.lru_cache(maxsize=1)
+def study_data() -> StudyData:
+    """``digits.load_data()``'s test split as is; its training split divided into train and
+    validation (:data:`VALIDATION_FRACTION`, stratified, seed 0). The float networks were
+    trained on the whole training split, validation images included: validation ranks
+    recipes (all alike), it does not measure them."""
+    from sklearn.model_selection import train_test_split
+
+    d = digits.load_data()
+    x_tr, x_val, y_tr, y_val = train_test_split(
+        d.x_train, d.y_train, test_size=VALIDATION_FRACTION, random_state=0, stratify=d.y_train
+    )
+    return StudyData(x_tr, y_tr, x_val, y_val, d.x_test, d.y_test)
 
 
 #: Largest study seed: 32-bit unsigned, as every seed of the command lines.
@@ -103,10 +147,11 @@ def quick_config(seed: int = 0) -> StudyConfig:
         other_seeds=(11,),
         seed=seed,
         epochs={"mlp": 8, "cnn": 3},
-        dist_epochs={"mlp": 8, "cnn": 3},
+        dist_epochs={"mlp": 12, "cnn": 3},
         rtl_sims=(),
         rtl_vectors=16,
         area=False,
+        quick=True,
     )
 
 
@@ -207,7 +252,7 @@ class Study:
 
     def __init__(self, cfg: StudyConfig, log=print):
         self.cfg, self.log = cfg, log
-        self.data = digits.load_data()
+        self.data = study_data()
         self.rows: list[dict] = []
         self.runs: dict[int, tuple] = {}  # row index -> (net, level, seed, k, layer runs)
 
@@ -314,6 +359,8 @@ class Study:
             "float_accuracy": floats[c.nets[0]],
             "float_accuracy_per_network": floats,
             "test_vectors": int(len(self.data.y_test)),
+            "train_images": int(len(self.data.y_train)),
+            "validation_images": int(len(self.data.y_val)),
             "levels": {n: nonidealities(LEVELS[n]) for n in c.levels},
             "config": {
                 "ks": list(c.ks),

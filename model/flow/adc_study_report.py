@@ -11,9 +11,24 @@ from pathlib import Path
 from model.files import save_figure
 
 
+def ci_text(r: dict) -> str:
+    """``[low, high]`` in percent, or ``-`` for a row without an interval."""
+    if r.get("ci95_low") is None:
+        return "-"
+    return f"[{100 * r['ci95_low']:.2f}, {100 * r['ci95_high']:.2f}]"
+
+
+def counts_text(r: dict) -> str:
+    """Training seeds x instances behind a row's mean."""
+    if "n_instances" not in r:
+        return "-"
+    return f"{r['n_training_seeds']}x{r['n_instances']}"
+
+
 def table(report: dict) -> str:
     head = (f"{'net':4} {'level':9} {'k':>2} {'training':9} {'variant':13} {'calib':10} "
-            f"{'eval':5} {'acc %':>6} {'dec/conv':>8} {'rtl':>4}")  # fmt: skip
+            f"{'eval':5} {'acc %':>6} {'95 % CI':>16} {'seeds':>5} {'dec/conv':>8} "
+            f"{'rtl':>4}")  # fmt: skip
     lines = [head, "-" * len(head)]
     for r in report["rows"]:
         k = "-" if r["active_steps"] is None else str(r["active_steps"])
@@ -22,7 +37,7 @@ def table(report: dict) -> str:
             f"{r['network']:4} {str(r['adc_level'] or '-'):9} {k:>2} {r['training']:9} "
             f"{str(r['variant'] or '-'):13} {r['calibration']:10} "
             f"{str(r['eval_instance'] or '-'):5} {100 * r['accuracy']:6.2f} "
-            f"{r['decisions_per_conversion']:>8} {rtl:>4}"
+            f"{ci_text(r):>16} {counts_text(r):>5} {r['decisions_per_conversion']:>8} {rtl:>4}"
         )
     return "\n".join(lines)
 
@@ -50,7 +65,8 @@ def markdown(report: dict) -> str:
             for k in ks:
                 r = by_k.get(k)
                 mark = "" if r is None or not r["rtl_checked"] else f" (RTL {r['rtl_mismatches']})"
-                cells.append("-" if r is None else f"{100 * r['accuracy']:.2f}{mark}")
+                ci = "" if r is None or r.get("ci95_low") is None else f" {ci_text(r)}"
+                cells.append("-" if r is None else f"{100 * r['accuracy']:.2f}{ci}{mark}")
             lines.append("| " + " | ".join(str(x) for x in key) + " | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -86,8 +102,14 @@ def plot(report: dict, path: Path) -> None:
                 sel = [r for r in rows if r["network"] == net and pick(r)
                        and (r["adc_level"] == lv or label.startswith("ideal"))]  # fmt: skip
                 sel.sort(key=lambda r: r["active_steps"])
-                ax.plot([r["active_steps"] for r in sel], [100 * r["accuracy"] for r in sel],
-                        style, label=label)  # fmt: skip
+                (ln,) = ax.plot([r["active_steps"] for r in sel],
+                                [100 * r["accuracy"] for r in sel], style, label=label)  # fmt: skip
+                band = [r for r in sel if r.get("ci95_low") is not None]
+                if band:  # the 95 % interval of the row's mean
+                    ax.fill_between([r["active_steps"] for r in band],
+                                    [100 * r["ci95_low"] for r in band],
+                                    [100 * r["ci95_high"] for r in band],
+                                    color=ln.get_color(), alpha=0.15, lw=0)  # fmt: skip
             ax.axhline(100 * flt, color="grey", lw=0.8, label="float network")
             title = f"{net}, {lv}: {report['levels'][lv]['adc']}"
             ax.set_title(textwrap.fill(title, 70), fontsize=7)
@@ -105,7 +127,9 @@ def plot(report: dict, path: Path) -> None:
 def summary(report: dict) -> str:
     lines = []
     for net, g in report["goals"].items():
-        lines.append(f"{net} at '{g['level']}':")
+        lines.append(f"{net} at '{g['level']}', one run (training seed {report['seed']}, "
+                     f"instance {report['config']['same_seed']}; unseen "
+                     f"{report['config']['other_seeds']}):")  # fmt: skip
         for k, v in g["per_active_steps"].items():
             lines.append(
                 f"  k={k}: chip-specific {100 * v['chip_specific_same']:.2f} % vs per-column "
@@ -122,6 +146,8 @@ def summary(report: dict) -> str:
             f"  fewest active_steps within 1 pt of per-column calibration at full conversion "
             f"({100 * g['equal_accuracy_target']:.2f} %): {g['fewest_active_steps_at_target']}"
         )
+    lines += recipe_summary(report.get("recipe_selection"))
+    lines += claims_summary(report.get("monte_carlo"))
     area = report.get("correction_area")
     if area and "dropped_transistors" in area:
         lines.append(
@@ -133,3 +159,51 @@ def summary(report: dict) -> str:
     else:
         lines.append(f"correction stage area: {area}")
     return "\n".join(lines)
+
+
+def recipe_summary(sel: dict | None) -> list[str]:
+    """The recipe choice on the validation split, one line per variant."""
+    if not sel:
+        return ["recipe: not checked on the validation split (--no-sweeps)"]
+    lines = [f"recipe chosen on the validation split (k = {sel['active_steps']}, {sel['spec']}):"]
+    for variant, v in sel["variants"].items():
+        best = v["recipes"][0]
+        text = (f"  {variant}: validation best {v['best']} {100 * best['mean']:.2f} %; "
+                f"the study's {v['configured']} ranks {v['configured_rank']} of "
+                f"{len(v['recipes'])}")  # fmt: skip
+        d = v.get("best_minus_configured_points")
+        if d and not v["configured_is_best"]:
+            lo = "-" if d["ci95_low"] is None else f"{d['ci95_low']:+.2f}"
+            hi = "-" if d["ci95_high"] is None else f"{d['ci95_high']:+.2f}"
+            text += f", best - study's {d['mean']:+.2f} [{lo}, {hi}] pt"
+        lines.append(text)
+    return lines
+
+
+def claims_summary(mc: dict | None) -> list[str]:
+    """The claims restated against their 95 % intervals (paired per ADC instance)."""
+    if not mc:
+        return ["claims with intervals: not measured (--no-sweeps)"]
+    c = mc["claims"]
+    lines = [f"claims with 95 % intervals ({mc['network']}, {mc['level']}, "
+             f"{mc['n_training_seeds']} training seeds x {mc['n_instances']} unseen instances, "
+             f"paired per instance):"]  # fmt: skip
+    for k, e in c["per_active_steps"].items():
+        parts = []
+        for name, label in (("chip_specific", "chip-specific"), ("distribution", "distribution")):
+            d = e.get(f"{name}_minus_per_column_points")
+            if d is None:
+                continue
+            ci = "-" if d["ci95_low"] is None else f"[{d['ci95_low']:+.2f}, {d['ci95_high']:+.2f}]"
+            verdict = ("holds" if e[f"{name}_goal_met_with_interval"] else
+                       "mean only" if e[f"{name}_goal_met_by_mean"] else "fails")  # fmt: skip
+            parts.append(f"{label} - calibration {d['mean']:+.2f} {ci} pt "
+                         f"(goal >= {e[f'{name}_goal_points']:g}: {verdict})")  # fmt: skip
+        lines.append(f"  k={k}: " + "; ".join(parts))
+    target = c["equal_accuracy_target"]
+    if target is not None:
+        lines.append(f"  fewest active_steps at >= {100 * target:.2f} % (calibrated k=max - 1 pt), "
+                     f"by mean / whole interval: "
+                     + ", ".join(f"{m} {v['by_mean']}/{v['with_interval']}"
+                                 for m, v in c["fewest_active_steps_at_target"].items()))  # fmt: skip
+    return lines
