@@ -164,15 +164,9 @@ def recipe_selection(spec: Spec, rows: list[dict], configured: dict) -> dict:
 
 def configured_recipes(cfg, network: str = "mlp") -> dict:
     """The study's ADC-aware recipe per variant, as the recipe sweep's parameters."""
-    return {
-        "chip_specific": {"epochs": cfg.epochs[network], "lr": cfg.lr},
-        "distribution": {
-            "epochs": cfg.dist_epochs[network],
-            "lr": cfg.lr,
-            "instances_per_batch": cfg.instances_per_batch,
-            "column_dropout": cfg.column_dropout,
-        },
-    }
+    from model.flow.adc_study import recipe
+
+    return {v: recipe(cfg, network, v) for v in ("chip_specific", "distribution")}
 
 
 def merge_monte_carlo(report: dict, spec: Spec | None, rows: list[dict]) -> dict:

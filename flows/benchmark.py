@@ -201,23 +201,66 @@ def bench_tile_rtl(sim: str) -> dict:
     return fig
 
 
+def bench_sweep_scaling(points: int = 24) -> list[dict]:
+    """One CPU-bound sweep (``points`` float-MLP points with per-column calibration, one
+    ADC instance each: calibration and the exact golden chain on the 450 test images)
+    on a LocalCluster of 1 worker, then of 2, each into a fresh folder: the speed-up
+    (wall time, cluster start included) and the scheduling overhead of the 2-worker run,
+    ``1 - task time / (wall time x workers)`` (start-up, idle tail, transfers)."""
+    import shutil
+
+    from flows.sweep import run_sweep
+    from flows.sweep_spec import parse
+
+    doc = {
+        "sweep": {"name": "bench-scaling", "kind": "study"},
+        "params": {"network": "mlp", "level": "harsh", "calibration": "per_column"},
+        "axes": {"adc_seed": list(range(100, 100 + points))},
+    }
+    spec = parse(doc, "<bench>")
+    res = {}
+    for workers in (1, 2):
+        out = BUILD / f"sweep_{workers}"
+        shutil.rmtree(out, ignore_errors=True)
+        r = run_sweep(spec, out, workers=workers, log=lambda *a: None)
+        assert not r["failed"], r["failed"]
+        res[workers] = r
+    one, two = res[1], res[2]
+    return [
+        {"name": "sweep.local.1_worker", "value": one["seconds"], "unit": f"s ({points} points)"},
+        {"name": "sweep.local.2_workers", "value": two["seconds"], "unit": f"s ({points} points)"},
+        {"name": "sweep.local.speedup_2_over_1", "value": one["seconds"] / two["seconds"],
+         "unit": "x (goal >= 1.8)"},
+        {"name": "sweep.local.overhead_2_workers", "value": 100 * (1 - two["utilisation"]),
+         "unit": "% of worker time not in tasks (goal <= 5)"},
+        {"name": "sweep.task_seconds_per_point", "value": two["task_seconds"] / points,
+         "unit": "s"},
+    ]  # fmt: skip
+
+
 def run_benchmarks(
     *,
     repeats: int = 3,
     vectors: int | None = None,
     tile_vectors: int = 20_000,
     sar_conversions: int = 50_000,
+    sweep_points: int = 24,
+    only: str = "all",
     out: Path = DEFAULT_OUT,
     log=None,
 ) -> list[dict]:
     """Every figure of ``make bench`` (rows of ``name``, ``value``, ``unit``), written to
     ``out`` as JSON. ``vectors``: NMPU vectors per repeat of the per-clock bench (``None``:
-    :data:`PER_CLOCK_VECTORS`); ``log``: called with each median harness run's figures.
+    :data:`PER_CLOCK_VECTORS`); ``sweep_points``: points of the Dask scaling sweep (first,
+    on idle cores; 0: none); ``only="sweep"``: that sweep alone; ``log``: called with each median harness run's figures.
     ``AssertionError`` when a harness run reports a mismatch; ``ValueError`` at once, before
     any run, when ``out`` is not a regular file (a directory, a FIFO).
     """
     check_output_path(out)
     log = log or (lambda line: None)
+    sweep_rows = bench_sweep_scaling(sweep_points) if sweep_points else []
+    if only == "sweep":
+        return write_rows(sweep_rows, out)
     rows = bench_models(repeats)
     for sim in ("icarus", "verilator"):
         rate = bench_nmpu_rtl(sim, repeats, vectors or PER_CLOCK_VECTORS[sim])
@@ -270,6 +313,10 @@ def run_benchmarks(
     for sim in ("icarus", "verilator"):
         ratio = value[f"nmpu.harness.{sim}"] / value[f"nmpu.cocotb.{sim}"]
         rows.append({"name": f"nmpu.harness_over_cocotb.{sim}", "value": ratio, "unit": "x"})
+    return write_rows(rows + sweep_rows, out)
+
+
+def write_rows(rows: list[dict], out: Path) -> list[dict]:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out, json.dumps({"rows": rows}, indent=1) + "\n")

@@ -135,21 +135,17 @@ def study_level(p: dict):
 def _trained(name: str, seed: int, level, k: int, adc_seed: int, variant: str, recipe: tuple):
     """The ADC-aware network (cached per worker: a distribution-aware network serves every
     evaluated instance); ``recipe``: ``(name, value)`` pairs overriding the study's."""
-    from dataclasses import replace
-
     from model.flow.adc_study import StudyConfig, study_data, train_variant
 
     ts = time.perf_counter()
-    over = dict(recipe)
-    epochs = over.pop("epochs", None)
     net = train_variant(
-        replace(StudyConfig(), **over), _float_net(name, seed), name, study_data(), level=level,
-        k=k, adc_seed=adc_seed, variant=variant, seed=seed, epochs=epochs,
+        StudyConfig(), _float_net(name, seed), name, study_data(), level=level, k=k,
+        adc_seed=adc_seed, variant=variant, seed=seed, **dict(recipe),
     )  # fmt: skip
     return net, time.perf_counter() - ts
 
 
-#: Study-point parameters naming the ADC-aware recipe (``StudyConfig`` fields but epochs).
+#: Study-point parameters naming the ADC-aware recipe (``model.flow.adc_study.recipe``).
 RECIPE_PARAMS = ("epochs", "lr", "instances_per_batch", "column_dropout")
 
 

@@ -1,7 +1,8 @@
 """``make bench``: simulation speed and golden-model throughput, as medians of repeats.
 
     python -m tools.benchmark [--repeats 3] [--vectors N] [--tile-vectors N]
-                              [--sar-conversions N] [--out build/reports/bench.json]
+                              [--sar-conversions N] [--sweep-points N] [--only sweep]
+                              [--out build/reports/bench.json]
 
 Every figure is the median of ``--repeats`` runs in this one process (the closed-loop
 ``tile32`` rows: one run); the figures and how they are measured are
@@ -46,6 +47,15 @@ def _main(argv: list[str] | None) -> int:
         default=50_000,
         help="conversions through the 256-column SAR harness",
     )
+    parser.add_argument(
+        "--sweep-points",
+        type=bounded_int(0, 10_000),
+        default=24,
+        help="points of the Dask scaling sweep, 1 then 2 workers (0: skip it)",
+    )
+    parser.add_argument(
+        "--only", choices=("all", "sweep"), default="all", help="sweep: the scaling sweep alone"
+    )
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args(argv)
     with user_input():  # a directory or FIFO: refused before minutes of benchmarks
@@ -55,6 +65,8 @@ def _main(argv: list[str] | None) -> int:
         vectors=args.vectors,
         tile_vectors=args.tile_vectors,
         sar_conversions=args.sar_conversions,
+        sweep_points=args.sweep_points,
+        only=args.only,
         out=args.out,
         log=print,
     )

@@ -66,13 +66,15 @@ class StudyConfig:
     other_seeds: tuple[int, ...] = (11, 12, 13, 14)
     chip_seed: int = 7
     seed: int = 0
+    # The ADC-aware recipes per network (docs/adc_study.md, "How the recipe was chosen").
+    # MLP: the validation split's best of sweeps/adc_recipe.toml (harsh, k = 8); CNN: as
+    # chosen before the split existed (on test images, instances 2-7).
     epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 25})  # chip-specific
-    lr: float = 5e-3
-    # Distribution-aware training (docs/adc_study.md, "How the training settings were
-    # chosen"): its epochs, ADC instances per batch and column dropout.
-    dist_epochs: dict = field(default_factory=lambda: {"mlp": 40, "cnn": 50})
-    instances_per_batch: int = 4
-    column_dropout: float = 0.1
+    lr: dict = field(default_factory=lambda: {"mlp": 2.5e-3, "cnn": 5e-3})  # chip-specific
+    dist_epochs: dict = field(default_factory=lambda: {"mlp": 80, "cnn": 50})
+    dist_lr: dict = field(default_factory=lambda: {"mlp": 5e-3, "cnn": 5e-3})
+    instances_per_batch: int = 4  # distribution-aware: ADC instances per batch
+    column_dropout: float = 0.1  # distribution-aware: column dropout
     cal_images: dict = field(default_factory=lambda: {"mlp": None, "cnn": 400})
     rtl_sims: tuple[str, ...] = ("icarus", "verilator")
     rtl_vectors: int = 64
@@ -111,9 +113,9 @@ class StudyData:
 @functools.lru_cache(maxsize=1)
 def study_data() -> StudyData:
     """``digits.load_data()``'s test split as is; its training split divided into train and
-    validation (:data:`VALIDATION_FRACTION`, stratified, seed 0). The float networks were
-    trained on the whole training split, validation images included: validation ranks
-    recipes (all alike), it does not measure them."""
+    validation (:data:`VALIDATION_FRACTION`, stratified, seed 0). The study's float
+    networks (:func:`float_net`), their fine-tuning and calibration see the train images
+    only."""
     from sklearn.model_selection import train_test_split
 
     d = digits.load_data()
@@ -189,20 +191,42 @@ def study_config(
 
 
 def float_net(name: str, seed: int) -> tile_net.TileNet:
-    net = tile_net.mlp_net() if name == "mlp" else tile_net.train_cnn(seed=seed)
-    net.set_scales(digits.load_data().x_train, CROSSBAR)
+    """The study's float network ``name``, trained on the train split only (no validation
+    or test image): the MLP as the project's (``digits.fit_mlp``, seed 0, whatever
+    ``seed``), the CNN with ``seed``; its scales set on the same images."""
+    d = study_data()
+    if name == "mlp":
+        net = tile_net.mlp_net(mlp=digits.fit_mlp(d.x_train, d.y_train, digits.HIDDEN, seed=0))
+    else:
+        net = tile_net.train_cnn(seed=seed, x=d.x_train, y=d.y_train)
+    net.set_scales(d.x_train, CROSSBAR)
     return net
+
+
+def recipe(c: StudyConfig, name: str, variant: str) -> dict:
+    """The ADC-aware recipe of network ``name`` and ``variant`` in ``c``: ``epochs``, ``lr``,
+    ``instances_per_batch``, ``column_dropout`` (the sweep's parameter names)."""
+    if variant == "distribution":
+        return {"epochs": c.dist_epochs[name], "lr": c.dist_lr[name],
+                "instances_per_batch": c.instances_per_batch,
+                "column_dropout": c.column_dropout}  # fmt: skip
+    return {"epochs": c.epochs[name], "lr": c.lr[name], "instances_per_batch": 1,
+            "column_dropout": 0.0}  # fmt: skip
 
 
 def train_variant(
     c: StudyConfig, net, name: str, data, *, level, k: int, adc_seed: int, variant: str,
-    seed: int, epochs: int | None = None,
+    seed: int, **overrides,
 ):  # fmt: skip
-    """The study's ADC-aware training recipe (``c``'s epochs, learning rate, instances per
-    batch and column dropout) of ``net`` (arch ``name``) on ``data``'s training split:
+    """ADC-aware training of ``net`` (arch ``name``) on ``data``'s training split with
+    :func:`recipe`, any of whose entries ``overrides`` replaces (``None``: keep):
     ``variant`` ``chip_specific`` (instance ``adc_seed``) or ``distribution`` (random
-    instances); ``epochs`` overrides the recipe's."""
-    dist = variant == "distribution"
+    instances)."""
+    r = recipe(c, name, variant)
+    unknown = set(overrides) - set(r)
+    if unknown:
+        raise TypeError(f"train_variant: unknown recipe entries {sorted(unknown)}")
+    r.update({key: v for key, v in overrides.items() if v is not None})
     return at.train_adc_aware(
         net,
         data.x_train,
@@ -211,12 +235,12 @@ def train_variant(
         active_steps=k,
         adc_seed=adc_seed,
         xcfg=CROSSBAR,
-        distribution=dist,
-        epochs=epochs or (c.dist_epochs if dist else c.epochs)[name],
-        lr=c.lr,
+        distribution=variant == "distribution",
+        epochs=r["epochs"],
+        lr=r["lr"],
         seed=seed,
-        instances=c.instances_per_batch if dist else 1,
-        column_dropout=c.column_dropout if dist else 0.0,
+        instances=r["instances_per_batch"],
+        column_dropout=r["column_dropout"],
     )
 
 
@@ -369,10 +393,13 @@ class Study:
                 "chip_seed": c.chip_seed,
                 "epochs": c.epochs,
                 "lr": c.lr,
+                "recipes": {n: {v: recipe(c, n, v) for v in ("chip_specific", "distribution")}
+                            for n in c.nets},  # fmt: skip
                 "distribution": {
                     "epochs": c.dist_epochs,
                     "instances_per_batch": c.instances_per_batch,
                     "column_dropout": c.column_dropout,
+                    "lr": c.dist_lr,
                 },  # fmt: skip
                 "nmpu_scale_fmt": at.SCALE_FMT,
             },  # fmt: skip
