@@ -1,6 +1,6 @@
 """The sweep engine (``flows.sweep``, ``tools.sweep``): Parquet rows from a real Dask
-cluster on loopback, resume (also after SIGKILL), failing points, spec errors, attaching
-to a CLI scheduler, the RTL check.
+cluster on loopback, resume (also after SIGKILL), failing points, spec errors, a CLI
+scheduler and workers surviving a killed worker, the RTL check.
 
 Every sweep here is a few golden-chain points: the committed capture's first vectors or
 the digits MLP on a subset of the test images (milliseconds to a second each); the ADC
@@ -216,11 +216,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_attaches_to_a_cli_scheduler_and_worker_on_loopback(tmp_path, seed, capsys):
-    """``dask scheduler`` and ``dask worker`` started as the docs show (loopback only);
-    ``--scheduler`` runs the sweep there and leaves the cluster running."""
-    from tools.sweep import main
-
+def test_cli_cluster_survives_a_killed_worker_with_the_serial_rows(tmp_path, seed):
+    """``dask scheduler`` and two ``dask worker`` processes started as the docs show
+    (loopback only); ``tools.sweep --scheduler`` (its own process) runs 40 points there, one
+    worker is SIGKILLed once the first rows are written and before the last, and the sweep
+    still finishes every point, each row equal to an in-process (serial) run's; the sweep
+    leaves the cluster running."""
     port = free_port()
     addr = f"tcp://127.0.0.1:{port}"
     py = sys.executable
@@ -229,37 +230,62 @@ def test_attaches_to_a_cli_scheduler_and_worker_on_loopback(tmp_path, seed, caps
     scheduler = [py, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
                  str(port), "--no-dashboard"]  # fmt: skip
     procs = [subprocess.Popen(scheduler, **quiet_io)]
+    a = 1 + seed % 1000
+    spec_path = tmp_path / "kill_worker.toml"
+    spec_path.write_text(
+        '[sweep]\nname = "kill-worker"\nkind = "capture"\n[params]\nvectors = 256\n[axes]\n'
+        "active_steps = [8, 7, 6, 5, 4, 3, 2, 1]\n"
+        f"adc_seed = [{a}, {a + 1}, {a + 2}, {a + 3}, {a + 4}]\n"
+    )
+    out = tmp_path / "out"
     try:
         worker = [py, "-m", "distributed.cli.dask_worker", addr, "--nworkers", "1",
-                  "--nthreads", "1", "--host", "127.0.0.1", "--no-dashboard"]  # fmt: skip
-        procs.append(subprocess.Popen(worker, **quiet_io))
-        spec = tiny(tmp_path, seed)
-        out = tmp_path / "out"
-        deadline = time.monotonic() + 30
-        while True:  # until the worker has joined
+                  "--nthreads", "1", "--no-nanny", "--host", "127.0.0.1",
+                  "--no-dashboard"]  # fmt: skip
+        workers = [subprocess.Popen(worker, **quiet_io) for _ in range(2)]
+        procs += workers
+        deadline = time.monotonic() + 60
+        while True:  # until both workers have joined
             try:
                 with Client(addr, timeout="5s") as c:
-                    if c.scheduler_info()["workers"]:
+                    if len(c.scheduler_info(n_workers=-1)["workers"]) == 2:
                         break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, "the CLI worker did not join in 30 s"
+            assert time.monotonic() < deadline, "the CLI workers did not join in 60 s"
             time.sleep(0.3)
-        assert main([spec.path, "--out", str(out), "--scheduler", addr]) == 0
+        sweep = subprocess.Popen(
+            [py, "-m", "tools.sweep", str(spec_path), "--out", str(out), "--scheduler", addr],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 120
+        while len(list(points_dir(out).glob("*.parquet"))) < 2:
+            assert sweep.poll() is None, f"the sweep ended before the kill:\n{sweep.stdout.read()}"
+            assert time.monotonic() < deadline, "no row written in 120 s"
+            time.sleep(0.02)
+        workers[1].kill()  # SIGKILL: no goodbye to the scheduler
+        finished_at_kill = len(list(points_dir(out).glob("*.parquet")))
+        log, _ = sweep.communicate(timeout=300)
+        assert sweep.returncode == 0, log[-3000:]
+        assert finished_at_kill < 40, "every point had finished before the kill"
+        assert f"on {addr}" in log
         rows = read_rows(out)
-        assert len(rows) == 4 and all(r["status"] == "ok" for r in rows), rows
-        assert {r["worker"].rsplit(":", 1)[0] for r in rows} == {"tcp://127.0.0.1"}
-        assert f"on {addr}" in capsys.readouterr().out
-        assert all(p.poll() is None for p in procs), "the sweep stopped the attached cluster"
+        assert len(rows) == 40 and all(r["status"] == "ok" for r in rows), rows
+        assert all(p.poll() is None for p in procs[:2]), "the sweep stopped the attached cluster"
     finally:
         with contextlib.suppress(OSError), Client(addr, timeout="5s") as c:
-            c.shutdown()  # scheduler and workers (SIGTERM waits for the nanny's grace time)
+            c.shutdown()  # scheduler and workers
         for p in procs:
             try:
                 p.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                p.terminate()
+                p.kill()
                 p.wait(timeout=15)
+    serial = run_sweep(load(spec_path), tmp_path / "serial", serial=True, log=quiet)
+    by_id = {r["point_id"]: r for r in serial["rows"]}
+    for r in rows:
+        ref = by_id[r["point_id"]]
+        assert (r["accuracy"], r["rms_lsb"]) == (ref["accuracy"], ref["rms_lsb"]), r["point_id"]
 
 
 @pytest.mark.cocotb
