@@ -186,18 +186,22 @@ def im2col(img: torch.Tensor) -> torch.Tensor:
     return cols.transpose(1, 2).reshape(b * hh * ww, ch * 9)
 
 
-def mlp_net(hidden: int = digits.HIDDEN) -> TileNet:
-    """The project's trained digits MLP (``model.flow.digits.get_mlp``) as a TileNet."""
-    m = digits.get_mlp(hidden)
+def mlp_net(hidden: int = digits.HIDDEN, mlp: digits.MLP | None = None) -> TileNet:
+    """A digits MLP as a TileNet: ``mlp``, or the project's trained one
+    (``model.flow.digits.get_mlp``)."""
+    m = mlp if mlp is not None else digits.get_mlp(hidden)
     return TileNet("mlp", [m.w1], [m.b1], m.w2, m.b2)
 
 
-def train_cnn(seed: int = 0, epochs: int = 40) -> TileNet:
-    """Train the small digits CNN in float (Adam, seeded, about 10 s on one thread)."""
+def train_cnn(seed: int = 0, epochs: int = 40, x=None, y=None) -> TileNet:
+    """Train the small digits CNN in float (Adam, seeded, about 10 s on one thread) on
+    images ``x`` and labels ``y`` (default: the digits' training split)."""
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    d = digits.load_data()
+    if x is None:
+        d = digits.load_data()
+        x, y = d.x_train, d.y_train
 
     def init(fan_in, shape):
         return rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)
@@ -209,7 +213,7 @@ def train_cnn(seed: int = 0, epochs: int = 40) -> TileNet:
         init(64, (64, 10)) * 0.5,
         np.zeros(10),
     )
-    fit(net, d.x_train, d.y_train, epochs=epochs, lr=3e-3, seed=seed)
+    fit(net, x, y, epochs=epochs, lr=3e-3, seed=seed)
     return net
 
 
