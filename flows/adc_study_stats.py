@@ -17,10 +17,10 @@ independent samples.
 from __future__ import annotations
 
 import collections
-import tomllib
 from pathlib import Path
 
 import numpy as np
+import tomllib
 
 from flows import REPO
 from flows.sweep import run_sweep
@@ -34,8 +34,14 @@ MC_SPEC = REPO / "sweeps" / "adc_study_mc.toml"
 QUICK = {
     "recipe": {
         "params": {"test_vectors": 60},
-        "axes": {"epochs": [3, 6], "lr": [0.005], "instances_per_batch": [1],
-                 "column_dropout": [0.0], "train_seed": [0], "adc_seed": [2, 3]},
+        "axes": {
+            "epochs": [3, 6],
+            "lr": [0.005],
+            "instances_per_batch": [1],
+            "column_dropout": [0.0],
+            "train_seed": [0],
+            "adc_seed": [2, 3],
+        },
     },  # fmt: skip
     "mc": {
         "params": {"test_vectors": 100, "epochs": 8},
@@ -232,12 +238,16 @@ def claims(groups: dict, ks: list[int]) -> dict:
                 d["ci95_low"] is not None and d["ci95_low"] >= goal
             )
         per_k[k] = entry
+
+    def row_interval(training, calibration, k) -> dict:
+        return interval(list(instance_means(groups[training, calibration, k]).values()))
+
     if ks and groups.get(("float", "per_column", max(ks))):
-        target = float(np.mean(list(instance_means(groups["float", "per_column", max(ks)]).values()))) - 0.01
+        target = row_interval("float", "per_column", max(ks))["mean"] - 0.01
     fewest = {}
     for training, calibration in (("float", "none"), ("float", "per_column"),
                                   ("chip_specific", "none"), ("distribution", "none")):  # fmt: skip
-        stats = {k: interval(list(instance_means(groups.get((training, calibration, k), [])).values()))
+        stats = {k: row_interval(training, calibration, k)
                  for k in ks if groups.get((training, calibration, k))}  # fmt: skip
         fewest[f"{training}/{calibration}"] = {
             "by_mean": _fewest(stats, target, "mean"),

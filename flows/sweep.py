@@ -219,6 +219,7 @@ def run_sweep(
     t0 = time.perf_counter()
     prog = Progress(len(todo), progress_stream)
     info = {
+        "startup_seconds": 0.0,
         "workers": 1 if todo else 0,
         "scheduler": "serial (in process)" if todo else "nothing to run",
     }
@@ -268,6 +269,7 @@ def run_sweep(
             info["scheduler"] = f"LocalCluster ({n} workers x 1 thread)"
         try:
             info["workers"] = len(client.scheduler_info(n_workers=-1)["workers"])
+            info["startup_seconds"] = round(time.perf_counter() - t0, 2)  # cluster up
             log(f"  {info['scheduler']}: {info['workers']} workers")
             futures = {
                 client.submit(

@@ -14,6 +14,7 @@ import numpy as np
 from flows.sweep_spec import Spec
 from model.files import save_figure, write_text_atomic
 
+
 def mean_ci95(values) -> tuple[float, float, float]:
     """Mean and the 95 % confidence interval of the mean (Student t; one value: no width)."""
     from scipy import stats

@@ -154,24 +154,42 @@ PARAMS: dict[str, dict[str, Param]] = {
             int, None, "ADC-aware epochs; unset: the study's", lo=1, hi=1000, optional=True
         ),
         "lr": Param(
-            float, None, "ADC-aware learning rate; unset: the study's", lo=1e-6, hi=1.0,
+            float,
+            None,
+            "ADC-aware learning rate; unset: the study's",
+            lo=1e-6,
+            hi=1.0,
             optional=True,
         ),  # fmt: skip
         "instances_per_batch": Param(
-            int, None, "distribution-aware: ADC instances per batch; unset: the study's",
-            lo=1, hi=64, optional=True,
+            int,
+            None,
+            "distribution-aware: ADC instances per batch; unset: the study's",
+            lo=1,
+            hi=64,
+            optional=True,
         ),  # fmt: skip
         "column_dropout": Param(
-            float, None, "distribution-aware: column dropout; unset: the study's", lo=0.0,
-            hi=0.9, optional=True,
+            float,
+            None,
+            "distribution-aware: column dropout; unset: the study's",
+            lo=0.0,
+            hi=0.9,
+            optional=True,
         ),  # fmt: skip
         "chip_seed": Param(int, 7, "crossbar programming seed", lo=0, hi=MAX_SEED),
         "eval_split": Param(
-            str, "test", "images scored: test, or validation (choosing a recipe)",
+            str,
+            "test",
+            "images scored: test, or validation (choosing a recipe)",
             choices=("test", "validation"),
         ),  # fmt: skip
         "test_vectors": Param(
-            int, None, "images scored (the first N of eval_split); unset: all", lo=1, hi=450,
+            int,
+            None,
+            "images scored (the first N of eval_split); unset: all",
+            lo=1,
+            hi=450,
             optional=True,
         ),  # fmt: skip
     },

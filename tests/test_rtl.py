@@ -114,7 +114,7 @@ def module_flip_flops(stat: str) -> dict[str, int]:
     sections = re.split(r"^=== (.+?) ===$", stat, flags=re.M)[1:]
     return {
         name: flip_flops(body)
-        for name, body in zip(sections[::2], sections[1::2])
+        for name, body in zip(sections[::2], sections[1::2], strict=True)
         if name != "design hierarchy"
     }
 

@@ -50,7 +50,7 @@ def _main(argv: list[str] | None) -> int:
     parser.add_argument(
         "--sweep-points",
         type=bounded_int(0, 10_000),
-        default=24,
+        default=16,
         help="points of the Dask scaling sweep, 1 then 2 workers (0: skip it)",
     )
     parser.add_argument(

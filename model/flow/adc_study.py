@@ -393,8 +393,10 @@ class Study:
                 "chip_seed": c.chip_seed,
                 "epochs": c.epochs,
                 "lr": c.lr,
-                "recipes": {n: {v: recipe(c, n, v) for v in ("chip_specific", "distribution")}
-                            for n in c.nets},  # fmt: skip
+                "recipes": {
+                    n: {v: recipe(c, n, v) for v in ("chip_specific", "distribution")}
+                    for n in c.nets
+                },  # fmt: skip
                 "distribution": {
                     "epochs": c.dist_epochs,
                     "instances_per_batch": c.instances_per_batch,

@@ -203,7 +203,8 @@ def claims_summary(mc: dict | None) -> list[str]:
     target = c["equal_accuracy_target"]
     if target is not None:
         lines.append(f"  fewest active_steps at >= {100 * target:.2f} % (calibrated k=max - 1 pt), "
-                     f"by mean / whole interval: "
+                     "by mean / whole interval: "
                      + ", ".join(f"{m} {v['by_mean']}/{v['with_interval']}"
-                                 for m, v in c["fewest_active_steps_at_target"].items()))  # fmt: skip
+                                 for m, v in c["fewest_active_steps_at_target"].items())
+                     )  # fmt: skip
     return lines
