@@ -93,7 +93,9 @@ adc-report: $(STAMP)
 	$(PY) -m tools.adc_report --out build/reports
 
 # ADC-aware training vs per-column calibration (torch from the aihwkit extra; Icarus,
-# Verilator and Yosys for the RTL rows and the correction-stage area). ~15-25 min.
+# Verilator and Yosys for the RTL rows and the correction-stage area): the recipe sweep on
+# the validation split and the Monte Carlo sweep on a LocalCluster (ADC_STUDY_ARGS:
+# --scheduler tcp://H:P for a cluster), then the one-run table. ~46 min on 2 cores.
 adc-study: deps deps-aihwkit
 	$(PY) -m tools.adc_study --out build/reports $(ADC_STUDY_ARGS)
 
