@@ -62,6 +62,10 @@ ROW_GROUPS = {
 }
 
 
+class SweepFailed(RuntimeError):
+    """A study sweep finished with failed points (named, with where their rows are)."""
+
+
 def load_spec(path: Path, which: str, quick: bool) -> Spec:
     """The committed spec ``path``; with ``quick`` its :data:`QUICK` overrides (and
     ``-quick`` in its name, so that its rows never mix with the full run's)."""
@@ -79,7 +83,7 @@ def run_study_sweeps(out: Path, *, quick=False, scheduler=None, workers=None, se
                      log=print) -> dict:  # fmt: skip
     """Run the recipe and Monte Carlo sweeps into ``<out>/sweeps/<name>`` (finished points
     of an earlier run are kept) and write their summaries; ``{"recipe": (spec, result),
-    "mc": (spec, result)}``. ``RuntimeError`` naming the failed points when any failed."""
+    "mc": (spec, result)}``. :class:`SweepFailed` naming the failed points when any failed."""
     done = {}
     for which, path in (("recipe", RECIPE_SPEC), ("mc", MC_SPEC)):
         spec = load_spec(path, which, quick)
@@ -88,9 +92,10 @@ def run_study_sweeps(out: Path, *, quick=False, scheduler=None, workers=None, se
         result = run_sweep(spec, sweep_out, scheduler=scheduler, workers=workers,
                            serial=serial, log=log)  # fmt: skip
         if result["failed"]:
-            raise RuntimeError(
-                f"sweep {spec.name}: {len(result['failed'])} points failed: "
-                + "; ".join(result["failed_labels"][:5])
+            raise SweepFailed(
+                f"sweep {spec.name}: {len(result['failed'])} of {result['points']} points "
+                f"failed ({'; '.join(result['failed_labels'][:5])}); their errors are in "
+                f"{sweep_out / 'points'}, finished points are kept and a rerun retries the rest"
             )
         write_report(spec, result, sweep_out)
         done[which] = (spec, result)
@@ -198,7 +203,6 @@ def merge_monte_carlo(report: dict, spec: Spec | None, rows: list[dict]) -> dict
             row.update(interval(per), n_training_seeds=1, n_instances=len(row["instances"]),
                        statistics="one run" + (" (interval over instances)"
                                                if len(per) > 1 else ""))  # fmt: skip
-            row["mean"] = row["accuracy"]
     if spec is None:
         report["monte_carlo"] = None
         return report

@@ -152,7 +152,7 @@ RECIPE_PARAMS = ("epochs", "lr", "instances_per_batch", "column_dropout")
 def study_point(point: dict) -> dict:
     """Golden-chain accuracy of one ``study`` point (and its RTL check)."""
     from model.flow import adc_training as at
-    from model.flow.adc_study import CROSSBAR, StudyConfig, study_data
+    from model.flow.adc_study import StudyConfig, evaluate, study_data
 
     p = point["params"]
     d = study_data()
@@ -185,19 +185,8 @@ def study_point(point: dict) -> dict:
         raise ValueError(
             f"test_vectors = {n}: the {p['eval_split']} split has {len(y_eval)} images"
         )
-    cal = StudyConfig().cal_images.get(p["network"])
-    acc, runs = at.evaluate(
-        net,
-        x_eval[:n],
-        y_eval[:n],
-        level=level,
-        adc_seed=p["adc_seed"],
-        active_steps=p["active_steps"],
-        calibration_mode=mode,
-        xcfg=CROSSBAR,
-        chip_seed=p["chip_seed"],
-        x_cal=(d.x_train if cal is None else d.x_train[:cal]) if mode == "per_column" else None,
-    )
+    acc, runs = evaluate(net, x_eval[:n], y_eval[:n], level=level, adc_seed=p["adc_seed"],
+                         k=p["active_steps"], mode=mode, chip_seed=p["chip_seed"])  # fmt: skip
     row = {
         "accuracy": acc,
         "float_accuracy": float(float_net.accuracy(x_eval[:n], y_eval[:n])),

@@ -195,3 +195,19 @@ def test_huge_seed_is_one_line_before_any_training(seed_text, capsys, monkeypatc
     assert adc_study_main(["--quick", "--seed", seed_text]) == 2
     err = capsys.readouterr().err
     assert err == f"error: --seed must be at most 4294967295 (2**32-1), not {seed_text}\n", err
+
+
+def test_failed_sweep_points_exit_1_naming_them_and_their_rows(tmp_path, capsys, monkeypatch):
+    """A sweep point that failed ends the study before the one-run table with status 1 and
+    one line naming the points and the folder of their rows (a rerun retries them)."""
+
+    def failing_sweep(spec, out, **kwargs):
+        return {"failed": [("abc", "ValueError: boom")], "failed_labels": ["epochs=3 adc_seed=2"],
+                "points": len(spec.points()), "rows": []}  # fmt: skip
+
+    monkeypatch.setattr("flows.adc_study_stats.run_sweep", failing_sweep)
+    monkeypatch.setattr("flows.adc_study.Study", None)  # the one-run table must not start
+    assert adc_study_main(["--quick", "--serial", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.splitlines()[-1]  # after the progress log
+    assert err.startswith("error: sweep adc-recipe-quick: 1 of 8 points failed (epochs=3"), err
+    assert str(tmp_path / "sweeps" / "adc-recipe-quick" / "points") in err

@@ -15,7 +15,8 @@ seeds x 8 unseen ADC instances, which give those rows their mean and 95 % interv
 restate the claims against it. Writes ``<out>/adc_study.json``, ``adc_study.png``
 and ``adc_study.md``, prints the table and the goals. ``--quick`` is a small
 configuration for the test suite. Everything is seeded (``--seed``, printed). Exit
-status 0, or 2 with one line on stderr for invalid input.
+status 0; 1 when sweep points failed (named, their rows kept: a rerun retries them); 2
+with one line on stderr for invalid input.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from flows import REPO
 from model.files import check_output_dir
-from tools.cli import ArgumentParser, UsageError, run, user_input
+from tools.cli import ArgumentParser, UsageError, bounded_int, run, user_input
 
 
 def parse_args(argv=None):
@@ -50,18 +51,19 @@ def parse_args(argv=None):
         help="skip the recipe and Monte Carlo sweeps (one run, no intervals over seeds)",
     )
     ap.add_argument("--scheduler", help="tcp://HOST:PORT of a running dask scheduler")
-    ap.add_argument("--workers", type=int, help="LocalCluster workers (default: one per core)")
+    ap.add_argument(
+        "--workers", type=bounded_int(1, 1024), help="LocalCluster workers (default: one per core)"
+    )
     ap.add_argument("--serial", action="store_true", help="run the sweeps in this process")
     return ap.parse_args(argv)
 
 
 def _main(argv) -> int:
     args = parse_args(argv)
-    if args.workers is not None and args.workers < 1:
-        raise UsageError(f"--workers must be at least 1, not {args.workers}")
     with user_input():  # a FIFO or file as the folder: refused before any training
         check_output_dir(args.out, "--out")
     from flows.adc_study import run_study
+    from flows.adc_study_stats import SweepFailed
     from model.flow.adc_study import study_config
     from model.flow.adc_study_report import summary, table
 
@@ -80,6 +82,9 @@ def _main(argv) -> int:
                            serial=args.serial)  # fmt: skip
     except LookupError as exc:  # an RTL row the study does not have
         raise UsageError(str(exc)) from None
+    except SweepFailed as exc:  # points failed: named, their rows kept for the rerun
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(table(report))
     print(summary(report))
     print(f"seed {cfg.seed}; {report['seconds']} s; wrote {args.out / 'adc_study.json'}, "

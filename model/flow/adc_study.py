@@ -244,6 +244,28 @@ def train_variant(
     )
 
 
+def evaluate(net, x, y, *, level, adc_seed: int, k: int, mode: str, chip_seed: int,
+             cfg: StudyConfig | None = None):  # fmt: skip
+    """``(accuracy, layer runs)`` of ``net`` on images ``x``, labels ``y`` through the golden
+    chain (``adc_training.evaluate``); ``mode`` ``per_column`` fits the calibration on the
+    train split (the first ``cfg.cal_images[arch]`` images where set)."""
+    train = study_data().x_train
+    n_cal = (cfg or StudyConfig()).cal_images.get(net.arch)
+    x_cal = train if n_cal is None else train[:n_cal]
+    return at.evaluate(
+        net,
+        x,
+        y,
+        level=level,
+        adc_seed=adc_seed,
+        active_steps=k,
+        calibration_mode=mode,
+        xcfg=CROSSBAR,
+        chip_seed=chip_seed,
+        x_cal=x_cal if mode == "per_column" else None,
+    )
+
+
 def describe_net(net: tile_net.TileNet) -> str:
     if net.arch == "mlp":
         return "digits MLP 64-32-10; tile layer fc1 (64 x 32), head in float"
@@ -282,20 +304,8 @@ class Study:
 
     def evaluate(self, net, level, seed, k, mode):
         d, c = self.data, self.cfg
-        n_cal = c.cal_images.get(net.arch)
-        x_cal = d.x_train if n_cal is None else d.x_train[:n_cal]
-        return at.evaluate(
-            net,
-            d.x_test,
-            d.y_test,
-            level=level,
-            adc_seed=seed,
-            active_steps=k,
-            calibration_mode=mode,
-            xcfg=CROSSBAR,
-            chip_seed=c.chip_seed,
-            x_cal=x_cal if mode == "per_column" else None,
-        )
+        return evaluate(net, d.x_test, d.y_test, level=level, adc_seed=seed, k=k, mode=mode,
+                        chip_seed=c.chip_seed, cfg=c)  # fmt: skip
 
     def add(self, net_name, net, level, k, *, training, variant, calibration, instance, seeds,
             tnet, mode):  # fmt: skip
