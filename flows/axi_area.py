@@ -11,8 +11,9 @@ flattened, with the same script (:data:`flows.synthesis.GENERIC_SYNTH`):
 
 * ``nmpu``: ``NMPU(cfg)``, the standalone unit (the baseline);
 * ``nmpu_readback``: ``NMPU(cfg, readback=True)``, the unit **as the wrappers instantiate
-  it**: a read-back multiplexer per field and a second asynchronous read port on every
-  parameter memory (``hw.param_store``). Both are wrapper overhead;
+  it**: a read-back multiplexer per field from the datapath's read port to the addressed
+  column, and the stall of the input in a read-back clock (``hw.param_store``). Both are
+  wrapper overhead (a second read port, the former design, would be counted too);
 * ``nmpu_axi_shell``: ``NMPUAxi`` with its NMPU a blackbox (AXI4-Lite slave, register block,
   counters, stream framer, flush and status logic);
 * ``tile_rest``: ``TilePeriphery`` with its NMPU a blackbox (SAR and serializer; the same

@@ -99,13 +99,16 @@ def input_stage(m, unit, *, columns: int, lanes: int, phases: int, column_bits: 
 
     ``i.ready`` is low while the ``sync`` domain's reset is high: a beat offered then would
     be taken into registers the reset is clearing (``o.valid`` resets to 0, so ``advance``
-    alone is high) and lost; it waits and transfers after the release instead."""
+    alone is high) and lost; it waits and transfers after the release instead. It is low in
+    a parameter read-back clock too (``port.re``): the read-back uses the parameter memories'
+    one read port, which an accepted beat needs in the clock it is accepted."""
     advance = Signal()
     accept = Signal()
     in_reset = ResetSignal("sync", allow_reset_less=True)  # Const(0) in a reset-less domain
+    reading_back = unit.params.re if "re" in port.members else 0
     m.d.comb += [
         advance.eq(~unit.o.valid | unit.o.ready),
-        unit.i.ready.eq(advance & ~unit.flush & ~in_reset),
+        unit.i.ready.eq(advance & ~unit.flush & ~in_reset & ~reading_back),
         accept.eq(unit.i.valid & unit.i.ready),
     ]
     pi = unit.i.payload

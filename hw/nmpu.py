@@ -61,8 +61,10 @@ class ParamPortSignature(wiring.Signature):
     Widths and the address map are ``NMPUConfig.param_addr_width``,
     ``param_data_width`` and ``param_address``; ``data`` carries the raw
     two's-complement integer of the field's format in its low bits. With
-    ``readback``, ``rdata`` (towards the writer) returns the latest value written at
-    ``addr``, combinationally (``hw.param_store``; used by the AXI wrapper, ``hw.axi``).
+    ``readback``, ``re`` asks for a read-back this clock and ``rdata`` (towards the writer)
+    returns the latest value written at ``addr``, combinationally, in a clock with ``re``
+    high; the unit takes no input beat in that clock (the datapath's own read port of the
+    parameter memories serves it: ``hw.param_store``; used by the AXI wrapper, ``hw.axi``).
     """
 
     def __init__(self, cfg: NMPUConfig, readback: bool = False):
@@ -72,6 +74,7 @@ class ParamPortSignature(wiring.Signature):
             "we": Out(1),
         }
         if readback:
+            members["re"] = Out(1)
             members["rdata"] = In(cfg.param_data_width)
         super().__init__(members)
 
@@ -84,8 +87,9 @@ class NMPU(LaneUnit):
     config : NMPUConfig
         Shared with the golden model; validated at construction.
     readback : bool, keyword-only
-        Give the parameter port a read-back (``params.rdata``, ``ParamPortSignature``); off by
-        default (the Verilog is then the same as without the option).
+        Give the parameter port a read-back (``params.re``/``params.rdata``,
+        ``ParamPortSignature``); ``i.ready`` is low in a read-back clock. Off by default (the
+        Verilog is then the same as without the option).
 
     Members
     -------

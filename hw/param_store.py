@@ -12,7 +12,9 @@ Organisation, per field of width ``w``:
   ``[(s*lanes + j)*w, (s*lanes + j + 1)*w)``. One write port with granularity ``w`` (one
   column's slot per write), one asynchronous read port (register-file style: the datapath
   reads the beat's row in the clock it accepts the beat, so the pipeline and its latency are
-  those of the former flip-flop banks);
+  those of the former flip-flop banks). A read-back (the AXI wrapper's, ``readback``) borrows
+  that port in a clock that accepts no beat, rather than adding a second read port and a
+  mux over both slots of every lane: ``docs/integration.md``, "Figures";
 * two state bits per column, in flip-flops: ``sel`` (the slot holding the column's latest
   write) and ``pend`` (that write landed after the current vector started, so the current
   vector still reads the other slot). A vector start clears every ``pend``; a write to a
@@ -51,10 +53,14 @@ class ParamBanks(wiring.Component):
         The beat whose lanes' parameters ``lanes_<field>`` presents.
     flush : In(1)
         Clears ``param_error``; the parameters are kept.
-    params.rdata : Out(data width), only when ``port`` has an ``rdata`` member
-        Read-back (combinational from ``params.addr``): the latest value written to that
-        column and field, i.e. the one in force for vectors that start from now on (0 for a
-        missing column or field). A second asynchronous read port of the memories.
+    params.re, params.rdata : In(1), Out(data width), only when ``port`` has them
+        Read-back: in a clock with ``re`` high, ``rdata`` (combinational from
+        ``params.addr``) is the latest value written to that column and field, i.e. the one
+        in force for vectors that start from now on (0 for a missing column or field). It
+        goes through the datapath's read port: the row of the addressed column instead of
+        ``beat``'s, each lane's latest slot, then that column's lane. So ``lanes_<field>``
+        is not this beat's in such a clock, and the unit must take no beat in it
+        (``hw.lane_unit.input_stage`` holds ``i.ready`` low).
     lanes_<field> : Out(lanes * width)
         This beat's parameters in force, lane j at ``[j*width, (j+1)*width)``
         (combinational from ``beat`` and ``vec_start``).
@@ -131,6 +137,10 @@ class ParamBanks(wiring.Component):
 
         row, lane = self._decode_column(m, col_sel)
         readback = "rdata" in port.signature.members
+        # The read port's row: this beat's, or in a read-back clock the addressed column's.
+        read_row = Signal(range(max(2, beats)), name="read_row")
+        reading_back = port.re if readback else 0
+        m.d.comb += read_row.eq(Mux(port.re, row, self.beat) if readback else self.beat)
         rdata_of = {}  # field number -> the read-back word of that field
         for k, f in zip(stored, names, strict=True):
             w = self.fields[f]
@@ -164,18 +174,19 @@ class ParamBanks(wiring.Component):
                 else:
                     m.d.sync += [pend.eq(1), sel.eq(slot)]
 
-            # Read: this beat's row; per lane the slot in force.
+            # Read: this beat's row; per lane the slot in force (in a read-back clock: the
+            # addressed column's row, per lane the slot of the latest write).
             rp = mem.read_port(domain="comb")
-            m.d.comb += rp.addr.eq(self.beat)
+            m.d.comb += rp.addr.eq(read_row)
             # Signals, not expressions: an expression is emitted (and simulated) once
             # per use, here 2 x lanes wide shifts per field on every beat.
             beat_sel = Signal(lanes, name=f"{f}_beat_sel")
             beat_pend = Signal(lanes, name=f"{f}_beat_pend")
             use_1 = Signal(lanes, name=f"{f}_slot")  # per lane: read slot 1
             m.d.comb += [
-                beat_sel.eq(sel.word_select(self.beat, lanes) if beats > 1 else sel),
-                beat_pend.eq(pend.word_select(self.beat, lanes) if beats > 1 else pend),
-                use_1.eq(beat_sel ^ Mux(self.vec_start, 0, beat_pend)),
+                beat_sel.eq(sel.word_select(read_row, lanes) if beats > 1 else sel),
+                beat_pend.eq(pend.word_select(read_row, lanes) if beats > 1 else pend),
+                use_1.eq(beat_sel ^ Mux(self.vec_start | reading_back, 0, beat_pend)),
             ]
             lanes_out = []
             for j in range(lanes):
@@ -184,13 +195,10 @@ class ParamBanks(wiring.Component):
                 lanes_out.append(Mux(use_1[j], slot1, slot0))
             m.d.comb += self.lanes_of(f).eq(Cat(*lanes_out))
 
-            if readback:  # the addressed column's latest write: its slot ``sel``
-                bp = mem.read_port(domain="comb")
+            if readback:  # the addressed column's lane of its row, latest slots
                 word = Signal(w, name=f"{f}_readback")
-                m.d.comb += [
-                    bp.addr.eq(row),
-                    word.eq(bp.data.word_select(col_slot * lanes + lane, w)),
-                ]
+                lanes_now = self.lanes_of(f)
+                m.d.comb += word.eq(lanes_now.word_select(lane, w) if lanes > 1 else lanes_now)
                 rdata_of[k] = word
         if readback:
             rdata = 0

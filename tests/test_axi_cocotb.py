@@ -3,7 +3,8 @@ cocotbext-axi and scored by the golden model (``tb/benches/axi.py``).
 
 One small configuration (8 columns, 2 lanes, two bit-sliced phases), one build per
 simulator, every cocotb test of the bench in that one run: idle x backpressure with
-parameter writes between vectors and read-back, writes during vectors, full rate, tlast
+parameter writes between vectors and read-back, writes during vectors, read-back during
+vectors, full rate, tlast
 early and late, flush and busy, and the register map (every register and field at its
 address with its access type, SLVERR everywhere else, wstrb, AW/W order). Then the AXI
 tile on the first vectors of ``make sim``'s default capture, in closed loop with a sampled
@@ -26,6 +27,7 @@ TESTS = {
     *(f"traffic_{i}_{b}" for i in PATTERNS for b in PATTERNS),
     "full_rate",
     "writes_during_vectors",
+    "reads_during_vectors",
     "framing",
     "flush_and_busy",
     "register_map",
@@ -46,6 +48,7 @@ def test_axi_wrapper_matches_model(seed, build_dir):
                    for i in PATTERNS for b in PATTERNS)  # fmt: skip
         assert by["traffic_random_random"]["hold_checks"] > 0, "no stall was ever checked"
         assert by["full_rate"]["cycles"] == by["full_rate"]["beats"]
+        assert by["reads_during_vectors"]["stalled"] > 0, by["reads_during_vectors"]
         print(f"{sim}: {result.tests} cocotb tests, build {result.build_seconds:.1f} s, "
               f"run {result.test_seconds:.1f} s; register_map {by['register_map']}")  # fmt: skip
     assert not simulator_disagreements({sim: figs for sim, (_, figs) in runs.items()})

@@ -6,8 +6,14 @@ decodes the accesses. Behaviour an SoC bus sees:
 * AW and W are accepted independently, in either order or cycles apart; the write happens
   once both are held, and ``bresp`` follows one clock later. A new AW or W is not taken
   while a write response is waiting for ``bready``.
-* A read is taken when no write is half-received (neither AW nor W held) and no read
-  response is waiting; ``rdata``/``rresp`` follow one clock after the AR handshake.
+* A read address is taken when no write is half-received (neither AW nor W held), no read
+  is held and no read response is waiting; the read happens the clock after the AR
+  handshake (after a write whose halves are both held), and ``rdata``/``rresp`` follow one
+  clock later.
+* Every access reaches the register block from registers (the held AW/W/AR), so no output
+  of the wrapper depends combinationally on an AXI4-Lite input: a parameter read-back,
+  which holds the NMPU's input ``tready`` low for its clock, cannot form a path from
+  ``araddr``/``arvalid`` to ``s_axis_tready``.
 * ``bresp``/``rresp`` are OKAY (0b00) or, for an address the register block does not map,
   SLVERR (0b10); such a write changes nothing. The two low address bits are ignored.
 * ``awprot``/``arprot`` are accepted and ignored.
@@ -28,8 +34,8 @@ class RegisterBusSignature(wiring.Signature):
     """One register access per clock, from the bus slave to a register block.
 
     ``addr`` (word address: byte address >> 2), ``wdata``, ``wstrb``, ``we`` (a write this
-    clock), ``re`` (a read this clock); from the block: ``rdata`` and ``err`` (the address is
-    not mapped), both combinational from ``addr``.
+    clock), ``re`` (a read this clock), all from registers of the slave; from the block:
+    ``rdata`` and ``err`` (the address is not mapped), both combinational from ``addr``.
     """
 
     def __init__(self, addr_width: int):
@@ -95,28 +101,31 @@ class AXI4LiteSlave(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bus = self.bus
-        aw_held, w_held = Signal(), Signal()
+        aw_held, w_held, ar_held = Signal(), Signal(), Signal()
         aw_addr_q = Signal(self.addr_width - 2)
+        ar_addr_q = Signal(self.addr_width - 2)
         w_data_q, w_strb_q = Signal(32), Signal(4)
 
         # ---------------------------------------------------------------- control
         write = Signal()  # both halves of a write held: do it this clock
-        read = Signal()  # a read address transfers this clock: do it this clock
+        read = Signal()  # a read address held and no write: do it this clock
         m.d.comb += [
             self.awready.eq(~aw_held & ~self.bvalid),
             self.wready.eq(~w_held & ~self.bvalid),
-            self.arready.eq(~aw_held & ~w_held & ~self.rvalid),
+            self.arready.eq(~aw_held & ~w_held & ~ar_held & ~self.rvalid),
             write.eq(aw_held & w_held),
-            read.eq(self.arvalid & self.arready),
+            read.eq(ar_held & ~write),
         ]
         with m.If(self.awvalid & self.awready):
             m.d.sync += [aw_held.eq(1), aw_addr_q.eq(self.awaddr[2:])]
         with m.If(self.wvalid & self.wready):
             m.d.sync += [w_held.eq(1), w_data_q.eq(self.wdata), w_strb_q.eq(self.wstrb)]
+        with m.If(self.arvalid & self.arready):
+            m.d.sync += [ar_held.eq(1), ar_addr_q.eq(self.araddr[2:])]
 
         # ------------------------------------------------------- register access
         m.d.comb += [
-            bus.addr.eq(Mux(write, aw_addr_q, self.araddr[2:])),
+            bus.addr.eq(Mux(write, aw_addr_q, ar_addr_q)),
             bus.wdata.eq(w_data_q),
             bus.wstrb.eq(w_strb_q),
             bus.we.eq(write),
@@ -135,6 +144,7 @@ class AXI4LiteSlave(wiring.Component):
             m.d.sync += self.bvalid.eq(0)
         with m.If(read):
             m.d.sync += [
+                ar_held.eq(0),
                 self.rvalid.eq(1),
                 self.rdata.eq(Mux(bus.err, 0, bus.rdata)),
                 self.rresp.eq(Mux(bus.err, RESP_SLVERR, RESP_OKAY)),

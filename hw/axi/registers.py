@@ -14,7 +14,9 @@ Per access kind (``hw.axi.regmap.KINDS``), with ``m`` the write's byte mask from
 * ``param``: an external array of NMPU parameters, through the NMPU's parameter port with
   read-back (``params``): column ``(addr - base) / 4``; the strobed bytes are merged with
   the value stored, the unstrobed ones keep it; a write with no strobe on the field's bytes
-  does not write.
+  does not write. A read, and a write that strobes only part of the field (a
+  read-modify-write), assert ``params.re``: the NMPU takes no input beat in that clock (its
+  parameter memories have one read port); a write of the whole field does not.
 
 Any other address is unmapped: ``bus.err`` is high, a write changes nothing, a read returns
 0, and ``bus_fault`` pulses (the wrapper counts it).
@@ -170,6 +172,7 @@ class RegisterFile(wiring.Component):
                 port.addr.eq(base | column),
                 port.data.eq((stored & ~strobed) | (bus.wdata & mask)[f.lsb : f.lsb + f.width]),
                 port.we.eq(bus.we & strobed.any()),
+                port.re.eq(bus.re | (bus.we & strobed.any() & ~strobed.all())),
             ]
         rdata_terms.append(Mux(hit, stored << f.lsb, 0))
         return hit

@@ -291,6 +291,60 @@ async def writes_during_vectors(dut):
     bench.finish("writes_during_vectors", vectors=n, writes=len(writes), mixed=mixed)
 
 
+@cocotb.test()
+async def reads_during_vectors(dut):
+    """Read-back and byte-strobed writes while vectors stream at full rate: every read returns
+    what is stored, the outputs stay right, and each read-back (a read, or a write strobing
+    part of a field) costs the input stream exactly one clock: it borrows the parameter
+    memories' read port (``hw.param_store``), so ``s_axis_tready`` is low for that clock."""
+    bench = await start(dut)
+    cfg, n = bench.config, int(settings()["vectors"])
+    codes = random_codes(cfg, bench.rng, n)
+    beats = n * cfg.phases * cfg.beats
+    taken, stalls = [], []  # clocks of input handshakes; clocks with tvalid and no tready
+
+    async def watch():
+        while len(taken) < beats:
+            await RisingEdge(dut.clk)
+            await ReadOnly()
+            if dut.s_axis_tvalid.value == 1:
+                (taken if dut.s_axis_tready.value == 1 else stalls).append(_cycle())
+
+    reads = strobed = 0
+
+    async def reader():
+        nonlocal reads, strobed
+        while len(taken) < beats // 2:  # while the stream runs (the source sends n vectors)
+            field = cfg.param_fields[int(bench.rng.integers(len(cfg.param_fields)))]
+            col = int(bench.rng.integers(cfg.columns))
+            reg = next(r for r in bench.regmap.registers if r.param == field)
+            width = reg.fields[0].width
+            stored = int(bench.params[field][col]) & ((1 << width) - 1)
+            raw, resp = await bench.read_reg(reg.address + 4 * col)
+            assert resp == AxiResp.OKAY and raw == stored, (
+                f"{field}[{col}] read during vectors: {raw:#x} ({resp}), stored {stored:#x}"
+            )
+            reads += 1
+            if width > 8:  # byte 0 rewritten with its own value: a read-modify-write
+                await bench.axil.write(reg.address + 4 * col, bytes([stored & 0xFF]))
+                strobed += 1
+
+    watcher = cocotb.start_soon(watch())
+    r = cocotb.start_soon(reader())
+    checked = await bench.run(codes)
+    await watcher
+    await r
+    window = [c for c in stalls if taken[0] < c < taken[-1]]
+    assert reads and window, f"{reads} reads, {len(window)} stalled clocks inside the stream"
+    assert len(window) <= reads + strobed, (
+        f"{len(window)} stalled clocks for {reads} reads and {strobed} byte-strobed writes"
+    )
+    assert taken[-1] - taken[0] + 1 == beats + len(window), "idle beyond the read-backs"
+    await bench.read_back()
+    bench.finish("reads_during_vectors", checked=checked, reads=reads, strobed=strobed,
+                 stalled=len(window))  # fmt: skip
+
+
 def _cycle() -> int:
     return int(cocotb.utils.get_sim_time("ns")) // CLOCK_NS
 
